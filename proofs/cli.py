@@ -1,0 +1,223 @@
+"""The ``mstheory`` command.
+
+``mstheory list``
+    The catalogue, one line per definition or theorem, with its coverage.
+``mstheory verify [--profile P] [--only ID ...]``
+    Run obligations with a progress display, then print a verdict table. Exit
+    status 0 exactly when every selected obligation reached its expected
+    verdict, 1 when one did not, 2 when the command was used wrongly.
+``mstheory report [--out DIR] [--profile P] [--only ID ...]``
+    Run as ``verify`` does, also run every faulty variant against the
+    obligations of its subject, and write ``conformance.json`` and
+    ``conformance.md`` (default directory ``reports/``). The default profile
+    here is ``ci``, whose output is reproducible byte for byte.
+
+Mistakes (an unknown id or profile, an output directory that cannot be
+written) are reported in one line, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from proofs import report as report_mod
+from proofs.catalogue import ENTRIES, UnknownEntryError
+from proofs.obligation import RegistrationError, all_obligations
+from proofs.profiles import PROFILES, UnknownProfileError, get_profile
+from proofs.runner import (
+    Result,
+    SelectionError,
+    coverage,
+    run_mutants,
+    run_obligations,
+    select,
+)
+
+
+class UsageError(Exception):
+    """The command line asked for something that does not exist."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+class TerminalProgress:
+    """Progress on stderr: a rewritten line on a terminal, a log line otherwise."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self.phase = ""
+        self.total = 0
+        self.done = 0
+
+    def begin(self, phase: str, total: int) -> None:
+        self.phase, self.total, self.done = phase, total, 0
+
+    def advance(self, label: str, outcome: str, seconds: float) -> None:
+        self.done += 1
+        width = len(str(self.total))
+        line = (
+            f"[{self.done:>{width}}/{self.total}] {self.phase}: {label} "
+            f"{outcome} ({seconds:.2f}s)"
+        )
+        if self.live:
+            columns = shutil.get_terminal_size((100, 20)).columns
+            self.stream.write("\r\033[K" + line[: columns - 1])
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.live and self.total:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
+        prog="mstheory",
+        description="Decide the theorems of microservice architecture by machine.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="list the catalogue with its coverage")
+
+    def selection(p: argparse.ArgumentParser, default_profile: str | None) -> None:
+        p.add_argument(
+            "--profile",
+            default=default_profile,
+            help=f"effort profile: {', '.join(PROFILES)} (default: "
+            + (default_profile or "ci when $CI is set, else dev")
+            + ")",
+        )
+        p.add_argument(
+            "--only",
+            nargs="+",
+            metavar="ID",
+            help="entry ids (T4.2) or obligation ids (T4.2/redundancy-increasing)",
+        )
+
+    verify = sub.add_parser("verify", help="run obligations and print verdicts")
+    selection(verify, None)
+    rep = sub.add_parser("report", help="run everything and write the report")
+    selection(rep, "ci")
+    rep.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports"),
+        help="output directory (default: reports/)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except UsageError as exc:
+        print(f"mstheory: error: {exc}", file=sys.stderr)
+        return 2
+    except (
+        UnknownEntryError,
+        UnknownProfileError,
+        SelectionError,
+        report_mod.ReportError,
+        RegistrationError,
+    ) as exc:
+        print(f"mstheory: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mstheory: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "list":
+        return _list()
+
+    profile = get_profile(args.profile)
+    obligations, notes = select(args.only)
+    if args.command == "report":
+        report_mod.check_writable(args.out)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+
+    progress = TerminalProgress()
+    results = run_obligations(obligations, profile, progress)
+    print(_table(results))
+    failed = [r for r in results if not r.met]
+
+    if args.command == "report":
+        variants = run_mutants(profile, obligations, progress)
+        doc = report_mod.build(profile, results, variants, all_obligations())
+        written = report_mod.write(doc, args.out)
+        uncaught = [v.mutant.id for v in variants if not v.caught_by]
+        for variant in uncaught:
+            print(
+                f"faulty variant {variant} was caught by no obligation", file=sys.stderr
+            )
+        print("wrote " + ", ".join(str(p) for p in written))
+        failed_any = True if uncaught else bool(failed)
+    else:
+        failed_any = bool(failed)
+
+    met = len(results) - len(failed)
+    print(
+        f"{met} of {len(results)} obligations reached their expected verdict "
+        f"(profile {profile.name})"
+    )
+    return 1 if failed_any else 0
+
+
+def _list() -> int:
+    table = coverage()
+    width = max(len(e.title) for e in ENTRIES)
+    for entry in ENTRIES:
+        obs = table[entry.id]
+        cov = (
+            f"{len(obs)} obligation{'s' * (len(obs) != 1)}"
+            if obs
+            else "not yet covered"
+        )
+        print(f"{entry.id:<5} {entry.kind:<10} {entry.title:<{width}}  {cov}")
+    covered = sum(1 for obs in table.values() if obs)
+    print(f"{covered} of {len(ENTRIES)} entries covered")
+    return 0
+
+
+def _table(results: Sequence[Result]) -> str:
+    rows = [("obligation", "expected", "verdict", "", "method / bounds")]
+    for r in results:
+        v = r.verdict
+        how = v.method
+        extra = v.bounds or ", ".join(f"{k}={x}" for k, x in sorted(v.searched.items()))
+        if v.reason:
+            extra = v.reason
+        rows.append(
+            (
+                r.obligation.id,
+                r.obligation.expected.value,
+                v.outcome.value,
+                "ok" if r.met else "MISS",
+                f"{how}: {extra}" if extra else how,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [row[i].ljust(widths[i]) for i in range(4)] + [row[4]]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 15)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

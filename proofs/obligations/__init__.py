@@ -1,0 +1,1 @@
+"""Obligations, one module per subject; every module here is loaded by ``load_all``."""

@@ -1,0 +1,14 @@
+"""The executable specification of microservice theory.
+
+Pure, synchronous, deterministic functions over immutable values. Time, when
+it matters, is an argument; arithmetic a theorem talks about is exact. The same
+functions serve as the model for property-based tests, the source of solver
+encodings and the oracle of the linearizability checker.
+
+Modules:
+
+- :mod:`spec.model`: services as five-tuples (D1.1), systems as call graphs
+  (D1.2), dependency (D1.5) and composition (D1.6).
+- :mod:`spec.quality`: availability of a service, of a chain and of redundant
+  replicas (D4.3, D4.4, T4.2).
+"""
