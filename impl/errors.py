@@ -2,14 +2,22 @@
 
 ::
 
-    MicroserviceError               root: everything this package raises
-    ├── ConfigurationError          you built a component wrongly (also ValueError)
-    └── ...                         kinds added by each component: no healthy
-                                    instance, circuit open, bulkhead full, call
-                                    timed out, registry refused the input
+    MicroserviceError                 root: everything this package raises
+    ├── ConfigurationError            a component was built wrongly (ValueError)
+    ├── RegistryError                 the registry refused or could not serve
+    │   ├── RegistrationRefused       invalid input; says which field and why
+    │   └── RegistryUnavailable       the registry could not be reached
+    ├── NoHealthyInstanceError        nothing to route a call to
+    ├── CallError                     a call to an instance failed
+    │   ├── CallTimeoutError          ... because it took too long
+    │   └── RemoteError               ... because the instance answered an error
+    ├── CircuitOpenError              the breaker rejected the call
+    └── BulkheadFullError             no permit was free within the wait
 
 A rejection raises a fresh exception object every time and carries what the
-caller needs to act on it (for a breaker: its name, state and retry time).
+caller needs to act on it. Components refine these classes with the fields
+they report (a breaker's name, state and retry time, say); they never raise
+bare ``Exception``.
 """
 
 from __future__ import annotations
@@ -21,3 +29,39 @@ class MicroserviceError(Exception):
 
 class ConfigurationError(MicroserviceError, ValueError):
     """A component was constructed or configured with invalid arguments."""
+
+
+class RegistryError(MicroserviceError):
+    """The registry refused a request or could not serve it."""
+
+
+class RegistrationRefused(RegistryError, ValueError):
+    """The registry refused invalid input; the message names the field."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry could not be reached and no usable cached answer exists."""
+
+
+class NoHealthyInstanceError(MicroserviceError):
+    """No healthy instance of the requested service is known."""
+
+
+class CallError(MicroserviceError):
+    """A call to a service instance failed."""
+
+
+class CallTimeoutError(CallError, TimeoutError):
+    """A call to a service instance did not finish in time."""
+
+
+class RemoteError(CallError):
+    """The instance answered with an error status."""
+
+
+class CircuitOpenError(MicroserviceError):
+    """The circuit breaker rejected the call without making it."""
+
+
+class BulkheadFullError(MicroserviceError):
+    """The bulkhead had no free permit within the allowed wait."""
