@@ -21,8 +21,8 @@ the proofs reason about these very functions rather than a copy of them.
 Fraction(997002999, 1000000000)
 >>> redundant_availability(F(99, 100), 2)
 Fraction(9999, 10000)
->>> float(common_cause_availability(F(99, 100), 2, beta=F(1, 10)))
-0.998919
+>>> common_cause_availability(F(99, 100), 2, beta=F(1, 10))
+Fraction(924, 925)
 """
 
 from __future__ import annotations
