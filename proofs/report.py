@@ -18,8 +18,10 @@ theorem: ``id``, ``kind``, ``title``, ``section``, ``statement``,
 ``subject``, ``caught_by``, ``outcomes``) and ``figures`` (see
 :class:`proofs.figures.FigureRecord`).
 
-All files are staged beside their destination and then moved into place, so a
-failure part-way leaves the previous report intact.
+Every file is rendered and written beside its destination first (figures
+included), and only then moved into place, so a failure while rendering or
+writing (a bug, a full disk) leaves the previous report intact and no
+temporary files behind.
 """
 
 from __future__ import annotations
