@@ -34,6 +34,7 @@ bytes.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import math
@@ -428,10 +429,186 @@ def _balancing_policies(b: Any) -> list[tuple[str, Mapping[str, float], Picker]]
 # Breaker state timeline ------------------------------------------------------
 
 
+#: The recorded run: the dependency fails from FAIL_FROM until FAIL_UNTIL.
+RUN_SECONDS = 120
+FAIL_FROM, FAIL_UNTIL = 20, 70
+THRESHOLD, RECOVERY = 5, 15.0
+#: How long the dependency takes to answer, so a probe's half-open is visible.
+LATENCY = 0.4
+STATE_LEVEL = {"CLOSED": 0, "HALF_OPEN": 1, "OPEN": 2}
+
+
+class _DependencyDown(Exception):
+    """The recorded dependency's failure."""
+
+
+def _record_breaker_run(
+    b: Any, errors: Any
+) -> tuple[list[dict[str, Any]], list[tuple[float, str]]]:
+    """Call through a real breaker once a second of virtual time.
+
+    Returns the calls (time called, state before, outcome, state after) and the
+    state changes (time, new state): from the breaker's listeners when it has
+    them, else from the state seen around each call.
+    """
+    from proofs.harness import vtime
+
+    changes: list[tuple[float, str]] = []
+
+    async def run() -> list[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        breaker = b.CircuitBreaker(
+            failure_threshold=THRESHOLD,
+            recovery_timeout=RECOVERY,
+            expected_exception=_DependencyDown,
+        )
+        start = loop.time()
+        if hasattr(breaker, "add_listener"):
+
+            def listen(event: Any) -> None:
+                if getattr(event, "kind", "") != "transition":
+                    return
+                if event.source != event.target:
+                    changes.append((round(event.at - start, 6), event.target.name))
+
+            breaker.add_listener(listen)
+
+        async def dependency() -> str:
+            await asyncio.sleep(LATENCY)
+            now = loop.time() - start
+            if FAIL_FROM <= now < FAIL_UNTIL:
+                raise _DependencyDown(f"down at t={now:g}")
+            return "ok"
+
+        log = []
+        for second in range(RUN_SECONDS + 1):
+            await asyncio.sleep(start + second - loop.time())
+            called = loop.time() - start
+            before = breaker.state.name
+            try:
+                await breaker.call(dependency)
+                outcome = "success"
+            except _DependencyDown:
+                outcome = "failure"
+            except errors.CircuitOpenError:
+                outcome = "rejected"
+            log.append(
+                {
+                    "t": round(called, 6),
+                    "before": before,
+                    "outcome": outcome,
+                    "after": breaker.state.name,
+                }
+            )
+        return log
+
+    log: list[dict[str, Any]] = vtime.run(run())
+    if not changes:
+        changes.extend((e["t"], e["after"]) for e in log if e["before"] != e["after"])
+    return log, changes
+
+
 def breaker_timeline(doc: Document) -> _Drawn:
-    mod = _need("impl.breaker", "CircuitBreaker", "CircuitBreakerState")
-    del mod
-    raise Omitted("impl.breaker does not yet record a run this figure can draw")
+    b = _need("impl.breaker", "CircuitBreaker", "CircuitBreakerState")
+    errors = _need("impl.errors", "CircuitOpenError")
+    log, changes = _record_breaker_run(b, errors)
+    seen = {e[k] for e in log for k in ("before", "after")} | {c[1] for c in changes}
+    unknown = sorted(seen - set(STATE_LEVEL))
+    if unknown:
+        raise Omitted(
+            f"the recorded run entered states this figure cannot place: "
+            f"{', '.join(unknown)}"
+        )
+
+    fig, (ax, strip) = plt.subplots(
+        2,
+        1,
+        figsize=(7.0, 4.2),
+        sharex=True,
+        layout="constrained",
+        gridspec_kw={"height_ratios": (3, 1)},
+    )
+    ax.axvspan(FAIL_FROM, FAIL_UNTIL, color=PALETTE[1], alpha=0.12, linewidth=0)
+    ax.text(
+        (FAIL_FROM + FAIL_UNTIL) / 2,
+        2.25,
+        "dependency failing",
+        ha="center",
+        color=PALETTE[1],
+    )
+    end = float(log[-1]["t"]) + LATENCY
+    times = [0.0] + [t for t, _ in changes] + [end]
+    levels = [STATE_LEVEL[log[0]["before"]]]
+    levels += [STATE_LEVEL[state] for _, state in changes]
+    levels.append(levels[-1])
+    ax.step(times, levels, where="post", color=PALETTE[0], linewidth=2)
+    ax.set_yticks(list(STATE_LEVEL.values()), ["closed", "half-open", "open"])
+    ax.set_ylim(-0.4, 2.6)
+    ax.set_ylabel("breaker state")
+    ax.set_title("A circuit breaker through an outage, recorded in virtual time")
+    styles = {
+        "success": (PALETTE[2], "o", "succeeded"),
+        "failure": (PALETTE[1], "x", "failed at the dependency"),
+        "rejected": ("#777777", "|", "rejected without a call"),
+    }
+    for row, (outcome, (colour, marker, label)) in enumerate(styles.items()):
+        ts = [e["t"] for e in log if e["outcome"] == outcome]
+        strip.plot(
+            ts,
+            [row] * len(ts),
+            marker,
+            color=colour,
+            markersize=5,
+            linestyle="none",
+            label=label,
+        )
+    strip.set_yticks(range(len(styles)), [s[2].split()[0] for s in styles.values()])
+    strip.set_ylim(-0.6, len(styles) - 0.4)
+    strip.set_xlabel("time, seconds (one call per second)")
+    strip.grid(False)
+
+    counts = {k: sum(e["outcome"] == k for e in log) for k in styles}
+    during = [e for e in log if FAIL_FROM <= e["t"] < FAIL_UNTIL]
+    reached = sum(1 for e in during if e["outcome"] != "rejected")
+    outage = FAIL_UNTIL - FAIL_FROM
+    bound = THRESHOLD + math.ceil(outage / RECOVERY)
+    closed_again = next(
+        (t for t, state in changes if t >= FAIL_UNTIL and state == "CLOSED"), None
+    )
+    late = (
+        f" The breaker closes again at t = {closed_again:g} s, at the first probe "
+        f"after the dependency recovered: {closed_again - FAIL_UNTIL:g} s of "
+        "rejections were the price of probing only once per recovery timeout."
+        if closed_again is not None
+        else ""
+    )
+    caption = (
+        f"impl.breaker.CircuitBreaker with failure_threshold = {THRESHOLD} and "
+        f"recovery_timeout = {RECOVERY:g} s, called once a second on the "
+        f"virtual-time loop (each call takes {LATENCY:g} s); "
+        f"the dependency fails from t = {FAIL_FROM} s to "
+        f"t = {FAIL_UNTIL} s. After {THRESHOLD} consecutive failures the breaker "
+        "opens and rejects calls without reaching the dependency; each recovery "
+        "timeout later one probe is let through (half-open), which fails and "
+        "reopens the breaker until the dependency is back. Of the "
+        f"{len(during)} calls made during the {outage} s outage, {reached} reached "
+        f"the dependency, within the bound threshold + ⌈T / recovery⌉ × probes "
+        f"= {THRESHOLD} + ⌈{outage} / {RECOVERY:g}⌉ × 1 = {bound}; in the whole "
+        f"run {counts['rejected']} calls were rejected and {counts['success']} "
+        f"succeeded.{late}"
+    )
+    rows: list[list[JSONValue]] = [
+        [e["t"], e["before"].lower(), e["outcome"], e["after"].lower()]
+        for e in log
+        if e["before"] != e["after"] or e["outcome"] == "failure"
+    ]
+    return _Drawn(
+        fig,
+        caption,
+        alt="Breaker state against time: closed, then open for most of the "
+        "outage with brief half-open probes, closed again after it.",
+        data=table_form(["t", "state before", "call", "state after"], rows),
+    )
 
 
 # Assembly --------------------------------------------------------------------

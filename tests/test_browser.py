@@ -232,7 +232,9 @@ PROBE = r"""
 """
 
 
-def load(browser: Browser, page: Path, screenshot: str = "") -> PageReport:
+def load(
+    browser: Browser, page: Path, screenshot: str = "", anchor: str = ""
+) -> PageReport:
     target = browser.send("Target.createTarget", {"url": "about:blank"})
     session = browser.send(
         "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
@@ -245,7 +247,8 @@ def load(browser: Browser, page: Path, screenshot: str = "") -> PageReport:
         session=session,
     )
     first_event = len(browser.events)
-    browser.send("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
+    url = page.resolve().as_uri() + (f"#{anchor}" if anchor else "")
+    browser.send("Page.navigate", {"url": url}, session=session)
     browser.wait_for("Page.loadEventFired", session)
     probe = browser.send(
         "Runtime.evaluate",
@@ -273,7 +276,11 @@ def problems(report: PageReport, page: Path) -> list[str]:
     """What is wrong with a loaded page; empty when nothing is."""
     found = []
     own = page.resolve().as_uri()
-    left = [u for u in report.requests if u != own and not u.startswith("data:")]
+    left = [
+        u
+        for u in report.requests
+        if u.split("#", 1)[0] != own and not u.startswith("data:")
+    ]
     if left:
         found.append(f"requests left the file: {left[:5]}")
     if report.formulas == 0:
@@ -322,6 +329,9 @@ def test_committed_report_renders_offline(browser: Browser) -> None:
     assert problems(report, REPORT) == []
     assert report.images >= 1, "the report embeds no figure"
     assert report.title.startswith("Microservice theory")
+    # A theorem with a figure, formulas and a counterexample, for a person to see.
+    section = load(browser, REPORT, screenshot="conformance-t4-2.png", anchor="t4-2")
+    assert problems(section, REPORT) == []
 
 
 def test_every_counterexample_form_renders(browser: Browser, tmp_path: Path) -> None:

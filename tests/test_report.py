@@ -267,3 +267,12 @@ def test_a_figure_whose_module_is_absent_is_omitted_with_a_reason(
     assert not (tmp_path / "figures").exists() or not list(
         (tmp_path / "figures").iterdir()
     )
+
+
+def test_breaker_timeline_is_recorded_from_the_implementation(tmp_path: Path) -> None:
+    pytest.importorskip("impl.breaker", reason="impl.breaker is not in this build")
+    (record,) = figures.render({"obligations": []}, tmp_path, only=["breaker-timeline"])
+    assert record.file, record.note
+    assert "within the bound threshold" in record.caption
+    rows = record.data["rows"]
+    assert any(r[1] == "closed" and r[3] == "open" for r in rows)
