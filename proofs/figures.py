@@ -293,10 +293,15 @@ def scalability_fit(doc: Document) -> _Drawn:
         data = vectors()["universal_scalability_law"]
     except (MissingDataError, KeyError) as exc:
         raise Omitted(f"the reference data is absent ({exc})") from exc
+    law, whose = usl, "written out in proofs.figures"
+    if _available("spec.scaling"):
+        scaling = importlib.import_module("spec.scaling")
+        if hasattr(scaling, "usl_throughput"):
+            law, whose = scaling.usl_throughput, "as spec.scaling states it"
     ns = np.array(data["N"], dtype=float)
     xs = np.array(data["X"], dtype=float)
     start = (xs[0], 0.01, 0.0001)
-    params, _cov = curve_fit(usl, ns, xs, p0=start, bounds=(0, np.inf))
+    params, _cov = curve_fit(law, ns, xs, p0=start, bounds=(0, np.inf))
     lam, sigma, kappa = (float(p) for p in params)
     peak = math.sqrt((1 - sigma) / kappa)
     published = data["expected_fit"]
@@ -313,7 +318,7 @@ def scalability_fit(doc: Document) -> _Drawn:
     )
     ax.plot(
         grid,
-        usl(grid, lam, sigma, kappa),
+        law(grid, lam, sigma, kappa),
         "-",
         color=PALETTE[0],
         label=f"fitted law: σ = {sigma:.4g}, κ = {kappa:.4g}, λ = {lam:.4g}",
@@ -334,12 +339,12 @@ def scalability_fit(doc: Document) -> _Drawn:
     ax.set_title("The universal scalability law, fitted to a published benchmark")
 
     rows: list[list[JSONValue]] = [
-        [int(n), float(x), round(float(usl(n, lam, sigma, kappa)), 1)]
+        [int(n), float(x), round(float(law(n, lam, sigma, kappa)), 1)]
         for n, x in zip(ns, xs, strict=True)
     ]
     caption = (
-        f"X(N) = λN / (1 + σ(N − 1) + κN(N − 1)) fitted by nonlinear least "
-        f"squares to {data['source']}. Fitted here: σ = {sigma:.4g}, "
+        f"X(N) = λN / (1 + σ(N − 1) + κN(N − 1)), the law {whose}, fitted by "
+        f"nonlinear least squares (SciPy) to {data['source']}. Fitted here: σ = {sigma:.4g}, "
         f"κ = {kappa:.4g}, λ = {lam:.4g}, peak N = {peak:.2f}; published: "
         f"σ = {published['sigma']}, κ = {published['kappa']}, "
         f"λ = {published['lambda']}, peak N = {published['peak_N']}. With "

@@ -11,8 +11,14 @@ around it:
   command, instead of being shipped half-rendered;
 - ``$...$`` spans inside prose become inline formulas (:func:`split_inline`).
 
->>> to_mathml("a_1 \\le b")[-60:]
-'<mi>a</mi><mn>1</mn></msub><mo>&#x02264;</mo><mi>b</mi></mrow></math>'
+>>> print(to_mathml("a \\le b").replace("><", ">\\n<"))
+<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">
+<mrow>
+<mi>a</mi>
+<mo>&#x02264;</mo>
+<mi>b</mi>
+</mrow>
+</math>
 >>> split_inline("so $x^2$ grows")
 [('text', 'so '), ('math', 'x^2'), ('text', ' grows')]
 """
