@@ -11,7 +11,7 @@ around it:
   command, instead of being shipped half-rendered;
 - ``$...$`` spans inside prose become inline formulas (:func:`split_inline`).
 
->>> print(to_mathml("a \\le b").replace("><", ">\\n<"))
+>>> print(to_mathml("a \\le b").replace("><", ">\n<"))
 <math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">
 <mrow>
 <mi>a</mi>
