@@ -276,3 +276,15 @@ def test_breaker_timeline_is_recorded_from_the_implementation(tmp_path: Path) ->
     assert "within the bound threshold" in record.caption
     rows = record.data["rows"]
     assert any(r[1] == "closed" and r[3] == "open" for r in rows)
+
+
+def test_load_spread_separates_bounded_policies_from_random(tmp_path: Path) -> None:
+    pytest.importorskip("spec.balancing", reason="spec.balancing is not in this build")
+    (record,) = figures.render({"obligations": []}, tmp_path, only=["load-spread"])
+    assert record.file, record.note
+    final = {
+        row[0]: row[2] for row in record.data["rows"] if row[1] == figures.SPREAD_PICKS
+    }
+    assert final["round robin"] < 1
+    assert final["smooth weighted round robin"] < 1
+    assert final["random choice"] > 5
