@@ -47,7 +47,7 @@ class InvalidWeightError(ConfigurationError):
     def __init__(
         self, message: str, *, service_name: str, instance_id: str, weight: object
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, field="endpoint.metadata.weight")
         self.service_name = service_name
         self.instance_id = instance_id
         self.weight = weight
