@@ -11,6 +11,10 @@
     obligations of its subject, and write ``conformance.json`` and
     ``conformance.md`` (default directory ``reports/``). The default profile
     here is ``ci``, whose output is reproducible byte for byte.
+``mstheory check-history --model cas-register|kv FILE ...``
+    Decide whether each recorded history (Jepsen log lines or EDN op maps) is
+    linearizable; one line per file. Exit status 0 when all are, 1 when one
+    is not or is undecided within the budget, 2 when a file cannot be read.
 
 Mistakes (an unknown id or profile, an output directory that cannot be
 written) are reported in one line, without a traceback.
@@ -114,6 +118,17 @@ def _parser() -> _Parser:
         default=Path("reports"),
         help="output directory (default: reports/)",
     )
+    history = sub.add_parser(
+        "check-history", help="check recorded histories for linearizability"
+    )
+    history.add_argument("--model", required=True, choices=("cas-register", "kv"))
+    history.add_argument(
+        "--budget",
+        type=float,
+        default=10.0,
+        help="seconds of search per file before answering unknown (default: 10)",
+    )
+    history.add_argument("files", nargs="+", metavar="FILE")
     return parser
 
 
@@ -141,8 +156,13 @@ def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "list":
         return _list()
+    if args.command == "check-history":
+        from proofs.linearizability import check_files
+
+        return check_files(args.files, args.model, budget=args.budget)
 
     profile = get_profile(args.profile)
+
     obligations, notes = select(args.only)
     if args.command == "report":
         report_mod.check_writable(args.out)
