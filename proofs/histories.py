@@ -260,8 +260,10 @@ def read_edn(text: str, first_line: int = 1) -> list[tuple[int, Any]]:
     Symbols other than ``nil``, ``true`` and ``false`` become :class:`Keyword`
     too (histories use them only as names).
 
-    >>> read_edn('{:f :cas, :value [1 2]} nil')
-    [(1, {Keyword(name='f'): Keyword(name='cas'), Keyword(name='value'): (1, 2)}), (1, None)]
+    >>> read_edn('{:f :cas, :value [1 2]} nil')[0][1][Keyword("value")]
+    (1, 2)
+    >>> read_edn('[1 :a] nil')
+    [(1, (1, Keyword(name='a'))), (1, None)]
     """
     line = first_line
     stack: list[tuple[str, int, list[Any]]] = []
@@ -470,7 +472,8 @@ def _event(
         raise HistoryError(
             source,
             line,
-            f"unknown op type {show_value(kind)}; expected :invoke, :ok, :fail or :info",
+            f"unknown op type {show_value(kind)}; "
+            "expected :invoke, :ok, :fail or :info",
         )
     if not isinstance(f, Keyword | str):
         raise HistoryError(source, line, f"the op's :f must be a keyword, not {f!r}")
@@ -589,9 +592,10 @@ def parse_history(text: str, source: str = "<history>") -> History:
             "neither EDN op maps ({:process ..}) nor Jepsen log lines "
             "(INFO  jepsen.util - ...)",
         )
-    if not events:
-        raise HistoryError(source, 0, "the history has no operations")
-    return pair(source, events)
+    history = pair(source, events)
+    if not history.operations:
+        raise HistoryError(source, 0, "the history has no client operations")
+    return history
 
 
 def read_history(path: str | Path) -> History:

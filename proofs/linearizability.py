@@ -53,8 +53,10 @@ own ``step(state, input) -> (output, next_state)`` functions into a model;
 >>> result = check(stale, CAS_REGISTER)
 >>> result.answer
 <Answer.ILLEGAL: 'not linearizable'>
->>> print(result.summary())
-not linearizable: process 1 read -> nil (lines 4-5) cannot be placed; the history is linearizable up to line 4 (1 ops placed; 2 ops, 1 states)
+>>> result.unplaceable.describe()
+'process 1 read -> nil (lines 4-5)'
+>>> [op.describe() for op in result.prefix]
+['process 0 write 1 -> 1 (lines 2-3)']
 """
 
 from __future__ import annotations
@@ -72,8 +74,8 @@ from proofs.histories import (
     History,
     HistoryError,
     Operation,
-    show_value,
     read_history,
+    show_value,
 )
 
 S = TypeVar("S", bound=Hashable)
@@ -302,6 +304,8 @@ def _search(
         previous = entry
 
     step = model.step
+    # The model is a function: each (operation, state) is stepped once.
+    outcomes: list[dict[Any, tuple[bool, Any]]] = [{} for _ in range(n)]
     state: Any = model.init
     linearized = 0
     stack: list[tuple[int, Any]] = []
@@ -322,7 +326,11 @@ def _search(
                 raise _OutOfBudget(reason)
 
         if entry < n:
-            legal, after = step(state, ops[entry])
+            known = outcomes[entry]
+            result = known.get(state)
+            if result is None:
+                result = known[state] = step(state, ops[entry])
+            legal, after = result
             if legal:
                 bits = linearized | (1 << entry)
                 memo = (bits, after)
