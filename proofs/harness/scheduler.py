@@ -14,7 +14,8 @@ function returning ``None`` when all was well, or a complaint) under it:
     Each pick is a Hypothesis draw from ``st.data()``. A failing interleaving
     then shrinks like any other input, towards "the oldest ready callback"
     at every point, so the schedule left over names the few choices that
-    matter. :func:`search_schedules` runs this under a profile.
+    matter. :func:`search_schedules` runs this under a profile, and
+    :func:`search_inputs_and_schedules` draws the scenario's input with it.
 ``ReplayChooser(schedule)``
     Follows a recorded :class:`Schedule` and takes the oldest callback once it
     runs out. :func:`replay` reruns a failure from its printed form.
@@ -45,16 +46,17 @@ the same callbacks in the same order.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import random
 import re
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from hypothesis import strategies as st
 
-from proofs.harness.vtime import run
+from proofs.harness.vtime import VirtualTimeLoop, then_release_chooser
 from proofs.profiles import Profile
 from proofs.search import search
 
@@ -222,8 +224,29 @@ class ReplayChooser(Chooser):
 def run_scheduled(
     main: Callable[[], Coroutine[Any, Any, T]], chooser: Chooser, *, start: float = 0
 ) -> T:
-    """Run ``main()`` on a fresh virtual-time loop whose order ``chooser`` picks."""
-    return run(main(), start=start, chooser=chooser)
+    """Run ``main()`` on a fresh virtual-time loop whose order ``chooser`` picks.
+
+    Lighter than :func:`proofs.harness.vtime.run` (no signal handling, no
+    executor shutdown), since explorations run thousands of short scenarios:
+    tasks still pending when ``main`` returns are cancelled and awaited, first
+    in, first out, and the loop is closed.
+    """
+    loop = VirtualTimeLoop(start=start, chooser=chooser)
+    try:
+        return loop.run_until_complete(then_release_chooser(main()))
+    finally:
+        loop.chooser = None
+        try:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(
+                    asyncio.gather(*pending, return_exceptions=True)
+                )
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
 
 
 @dataclass(frozen=True)
@@ -305,36 +328,64 @@ def explore(
 
 
 @dataclass(frozen=True)
-class ScheduleSearch:
-    """What :func:`search_schedules` or :func:`random_schedules` found."""
+class ScheduleSearch(Generic[T]):
+    """What :func:`search_schedules` or :func:`random_schedules` found.
+
+    ``example`` is the scenario's input when the search drew one
+    (:func:`search_schedules` with ``inputs``), shrunk with the schedule.
+    """
 
     #: Scenario runs, shrinking included.
     runs: int
     failure: Failure | None = None
+    example: T | None = None
 
 
 def search_schedules(
     scenario: Scenario, profile: Profile, **overrides: Any
-) -> ScheduleSearch:
+) -> ScheduleSearch[None]:
     """Let Hypothesis draw the schedules, ``profile.examples`` of them.
 
     On a failure the schedule returned is the shrunk one, replayed once more
     by Hypothesis at the end of its search.
     """
-    last: list[Failure] = []
+    found = search_inputs_and_schedules(
+        lambda _: scenario, st.none(), profile, **overrides
+    )
+    return ScheduleSearch(found.runs, found.failure)
 
-    def prop(data: st.DataObject) -> str | None:
+
+def search_inputs_and_schedules(
+    build: Callable[[T], Scenario],
+    inputs: st.SearchStrategy[T],
+    profile: Profile,
+    **overrides: Any,
+) -> ScheduleSearch[T]:
+    """Draw an input and a schedule together; shrink both on a failure.
+
+    ``build(example)`` gives the scenario for one drawn input (what each
+    client does, say); Hypothesis then draws that scenario's schedule. The
+    result's ``example`` and ``failure.schedule`` replay the failure:
+    ``replay(build(example), failure.schedule)``.
+    """
+    last: list[tuple[T, Failure]] = []
+
+    def prop(case: tuple[T, st.DataObject]) -> str | None:
+        example, data = case
         chooser = DrawChooser(data)
-        complaint = run_scheduled(scenario, chooser)
+        complaint = run_scheduled(build(example), chooser)
         if complaint is not None:
-            last.append(Failure(chooser.schedule, complaint))
+            last.append((example, Failure(chooser.schedule, complaint)))
         return complaint
 
-    found = search(st.data(), prop, profile, **overrides)
-    return ScheduleSearch(found.calls, last[-1] if found.found else None)
+    found = search(st.tuples(inputs, st.data()), prop, profile, **overrides)
+    if not found.found:
+        return ScheduleSearch(found.calls)
+    example, failure = last[-1]
+    return ScheduleSearch(found.calls, failure, example)
 
 
-def random_schedules(scenario: Scenario, seeds: Sequence[int]) -> ScheduleSearch:
+def random_schedules(scenario: Scenario, seeds: Sequence[int]) -> ScheduleSearch[None]:
     """Run ``scenario`` once per seed under :class:`RandomChooser`."""
     for n, seed in enumerate(seeds, start=1):
         chooser = RandomChooser(seed)

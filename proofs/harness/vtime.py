@@ -232,10 +232,11 @@ def run(
             start=start, io_grace=io_grace, chooser=chooser
         )
     ) as runner:
-        return runner.run(_then_release_chooser(main))
+        return runner.run(then_release_chooser(main))
 
 
-async def _then_release_chooser(main: Coroutine[Any, Any, T]) -> T:
+async def then_release_chooser(main: Coroutine[Any, Any, T]) -> T:
+    """Await ``main``, then let the loop run first in, first out."""
     try:
         return await main
     finally:
