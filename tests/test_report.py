@@ -86,6 +86,8 @@ def test_plain_values_are_shown_by_their_shape() -> None:
     assert isinstance(bl.present(["x", "y"])[0], bl.Steps)
     assert isinstance(bl.present({"a": {"b": list(range(50))}})[0], bl.Listing)
     assert bl.present(None) == []
+    trace = bl.present({"history": ["a" * 50, "b" * 50], "why": "c"})
+    assert [type(b).__name__ for b in trace] == ["Paragraph", "Steps", "Table"]
 
 
 def test_a_malformed_form_falls_back_to_its_json() -> None:

@@ -7,7 +7,8 @@ in their own way. The forms with a ``"kind"`` are defined, with their
 constructors, in :mod:`proofs.verdict`; plain values are shown as well as
 their shape allows:
 
-- a dict of scalars: a name/value table;
+- a dict of scalars: a name/value table; a list of scalars inside it (a
+  history, a trace) as numbered items under its name;
 - a list of dicts with scalar values: a table, one row per dict;
 - a list of scalars: numbered items;
 - anything else: the JSON itself, indented.
@@ -118,6 +119,30 @@ def present(value: Any) -> list[Block]:
         return [
             Table(("name", "value"), tuple((str(k), cell(v)) for k, v in value.items()))
         ]
+    if (
+        isinstance(value, Mapping)
+        and value
+        and all(
+            _scalar(v) or (isinstance(v, list) and all(_scalar(x) for x in v))
+            for v in value.values()
+        )
+    ):
+        # In key order: runs of scalars as tables, each list of scalars (a
+        # history, a trace) as numbered items under its name.
+        parts: list[Block] = []
+        run: list[tuple[str, str]] = []
+        for k, v in value.items():
+            if _short(v):
+                run.append((str(k), cell(v)))
+                continue
+            if run:
+                parts.append(Table(("name", "value"), tuple(run)))
+                run = []
+            parts.append(Paragraph(f"{k}:"))
+            parts.append(Steps(tuple(Step(cell(x)) for x in v)))
+        if run:
+            parts.append(Table(("name", "value"), tuple(run)))
+        return parts
     if (
         isinstance(value, list)
         and value
