@@ -228,6 +228,12 @@ def write(doc: Document, out: Path) -> list[Path]:
         for name, text in texts.items():
             with open(staging / name, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)
+            # Readable by everyone, whatever the staging directory's mode.
+            os.chmod(staging / name, 0o644)
+        for figure in (staging / "figures").glob("*"):
+            os.chmod(figure, 0o644)
+        if (staging / "figures").is_dir():
+            os.chmod(staging / "figures", 0o755)
         written = [out / name for name in texts]
         for name in texts:
             os.replace(staging / name, out / name)

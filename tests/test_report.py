@@ -204,6 +204,14 @@ def test_the_json_describes_every_file_written(
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_report_files_are_readable_by_everyone(
+    real_document: dict[str, object], tmp_path: Path
+) -> None:
+    for path in report.write(dict(real_document), tmp_path):
+        assert path.stat().st_mode & 0o444 == 0o444, path
+    assert (tmp_path / "figures").stat().st_mode & 0o555 == 0o555
+
+
 def test_a_stale_figure_is_removed(
     real_document: dict[str, object], tmp_path: Path
 ) -> None:
