@@ -190,7 +190,10 @@ def test_hypothesis_draws_find_and_shrink_the_race(profile: Profile) -> None:
 
 def test_hypothesis_draws_pass_the_locked_version(profile: Profile) -> None:
     found = search_schedules(lost_update(locked=True), profile)
-    assert found.failure is None and found.runs >= profile.examples // 2
+    # The locked scenario has few distinct schedules; Hypothesis stops early
+    # once it has drawn every one of them, so the bound on runs is capped.
+    assert found.failure is None
+    assert found.runs >= min(profile.examples // 2, 50), found.runs
 
 
 def test_seeded_random_schedules_find_the_race_and_replay() -> None:
