@@ -58,7 +58,7 @@ test; a tuple counts as immutable too):
 round robin            O(1)
 smooth weighted        O(log n) plus O(log n) per certificate failure of the
                        kinetic tournament (see below); measured failures per
-                       pick stay below one
+                       pick stay well below one
 least connections      O(log n) amortized, heap with lazy deletion (C heapq)
 power of two choices   O(1)
 adaptive               O(log n) amortized, heap with lazy deletion
@@ -87,10 +87,11 @@ down and up the tree. A pick repairs the failed certificates, reads the root,
 lowers the winner's intercept and recomputes the path above its class. The
 arithmetic is on Python integers and the sequence is nginx's exactly.
 
-What is left open: the worst-case number of certificate failures per pick.
-Amortized bounds for kinetic tournaments with one update per step give
-O(log n) failures per pick in the worst case, hence O(log^2 n) per pick; on
-the weight mixes the benchmark measures, failures stay below one per pick.
+What is left open: the worst-case number of certificate failures. The
+general analysis of kinetic tournaments (each node's winners trace the upper
+envelope of the line segments below it) bounds them by O((n + m) log n) over
+m picks, up to an inverse-Ackermann factor, which is O(log^2 n) amortized per
+pick; no workload measured comes near it (see ``benchmarks/``).
 """
 
 from __future__ import annotations

@@ -230,7 +230,12 @@ ENTRIES: tuple[Entry, ...] = (
             "Round robin over a fixed set: epsilon = 1 pick.",
             "Smooth weighted round robin: each peer stays within a pick of its "
             "weighted share from above; 'within one pick both ways' is false.",
+            "Smooth weighted round robin repeats with period W, the total "
+            "weight, each peer taking exactly its weight in picks per period.",
+            "Least connections while no call completes: epsilon = 1 call per "
+            "unit of weight.",
             "Random choice admits no constant epsilon.",
+            "The source's weighted round robin starves light instances.",
         ),
     ),
     Entry(

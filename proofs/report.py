@@ -1,27 +1,50 @@
-"""The conformance report: ``conformance.json`` and ``conformance.md``.
+"""The conformance report: ``conformance.json``, ``.md``, ``.html`` and figures.
 
-The JSON document is the source; the Markdown is rendered from it alone, so
-anything a reader sees can be found in the machine-readable file. Both are
-reproducible: they contain no dates, no timings and no machine names, and under
-the derandomized ``ci`` profile two runs produce the same bytes.
+The JSON document is the source; the Markdown and the HTML are rendered from it
+alone (:mod:`proofs.render`), so anything a reader sees can be found in the
+machine-readable file. The figures (:mod:`proofs.figures`) are drawn first and
+described in the document under ``figures``. Everything is reproducible: no
+dates, no timings, no machine names or paths, fixed seeds and image metadata,
+so under the derandomized ``ci`` profile two runs produce the same bytes.
 
-Every file is rendered and written beside its destination first, and only
-then moved into place, so a failure while rendering or writing (a bug, a full
-disk) leaves the previous report intact and no temporary files behind.
+The document's keys: ``title``, ``profile`` and ``profile_settings``,
+``summary``, ``sections`` (number to title), ``catalogue`` (each definition and
+theorem: ``id``, ``kind``, ``title``, ``section``, ``statement``,
+``paraphrase``, ``readings``, ``coverage``, ``status``, ``obligations``,
+``lives_in``), ``obligations`` (``id``, ``theorem``, ``reading``, ``formal``,
+``method``, ``subject``, ``path``, ``expected``, ``verdict``, ``met``,
+``bounds``, ``searched``, ``how``, ``counterexample``, ``evidence``,
+``reason``, ``assumptions``, ``detail``), ``mutants`` (``id``, ``defect``,
+``subject``, ``caught_by``, ``outcomes``) and ``figures`` (see
+:class:`proofs.figures.FigureRecord`).
+
+Every file is rendered and written beside its destination first (figures
+included), and only then moved into place, so a failure while rendering or
+writing (a bug, a full disk) leaves the previous report intact and no
+temporary files behind.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from proofs import figures as figures_mod
 from proofs.catalogue import ENTRIES, SECTIONS
+from proofs.data import PROJECT_ROOT
 from proofs.obligation import Obligation
 from proofs.profiles import Profile
+from proofs.render import html as html_mod
+from proofs.render import markdown as markdown_mod
+from proofs.render.mathml import FormulaError
+from proofs.render.model import ReportView
 from proofs.runner import MutantResult, Result
 from proofs.verdict import Outcome
 
@@ -70,6 +93,9 @@ def build(
                 "coverage": coverage,
                 "status": status,
                 "obligations": [ob.id for ob in obs],
+                "lives_in": sorted(
+                    {path for ob in obs if (path := source_path(ob.subject))}
+                ),
             }
         )
 
@@ -84,6 +110,7 @@ def build(
                 "formal": ob.formal,
                 "method": str(ob.method),
                 "subject": ob.subject,
+                "path": source_path(ob.subject),
                 "expected": ob.expected.value,
                 "verdict": v.outcome.value,
                 "met": r.met,
@@ -91,6 +118,7 @@ def build(
                 "searched": dict(v.searched),
                 "how": v.method,
                 "counterexample": v.counterexample,
+                "evidence": v.evidence,
                 "reason": v.reason,
                 "assumptions": list(v.assumptions),
                 "detail": v.detail,
@@ -112,6 +140,7 @@ def build(
     return {
         "title": "Microservice theory: conformance report",
         "profile": profile.name,
+        "profile_settings": {k: v for k, v in asdict(profile).items() if k != "name"},
         "summary": {
             "entries": len(ENTRIES),
             "entries_covered": sum(1 for c in catalogue if c["obligations"]),
@@ -121,10 +150,35 @@ def build(
             "faulty_variants": len(variants),
             "faulty_variants_caught": sum(1 for m in variants if m["caught_by"]),
         },
+        "sections": dict(SECTIONS),
         "catalogue": catalogue,
         "obligations": obligations,
         "mutants": variants,
     }
+
+
+def source_path(module: str) -> str:
+    """The file of ``module`` relative to the project root ('' if not found)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return ""
+    if spec is None or not spec.origin:
+        return ""
+    try:
+        return Path(spec.origin).resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return ""
+
+
+def render_markdown(doc: Document) -> str:
+    """``conformance.md`` for ``doc``."""
+    return markdown_mod.render(ReportView(doc))
+
+
+def render_html(doc: Document, images: dict[str, bytes]) -> str:
+    """``conformance.html`` for ``doc``; ``images`` holds the figure files."""
+    return html_mod.render(ReportView(doc), images)
 
 
 def _bounds_text(bounds: str, searched: dict[str, Any] | Any) -> str:
@@ -132,150 +186,6 @@ def _bounds_text(bounds: str, searched: dict[str, Any] | Any) -> str:
     if searched:
         parts.append(", ".join(f"{k}: {v}" for k, v in sorted(dict(searched).items())))
     return "; ".join(parts) if parts else "unbounded (a proof)"
-
-
-# Markdown --------------------------------------------------------------------
-
-
-def render_markdown(doc: Document) -> str:
-    out: list[str] = []
-    s = doc["summary"]
-    out += [
-        f"# {doc['title']}",
-        "",
-        "Generated by `mstheory report` from `conformance.json` "
-        f"(profile `{doc['profile']}`). Every definition and theorem of the theory "
-        "is listed under its number, with the readings the suite decides, the "
-        "verdict each obligation reached, and the faulty variants that show the "
-        "obligation can fail.",
-        "",
-        f"- Entries: {s['entries']}, of which {s['entries_covered']} covered by at "
-        "least one obligation.",
-        f"- Obligations: {s['obligations']} run, {s['expected_reached']} reached "
-        "their expected verdict.",
-        "- Verdicts: " + ", ".join(f"{k} {v}" for k, v in s["verdicts"].items()) + ".",
-        f"- Faulty variants: {s['faulty_variants']}, of which "
-        f"{s['faulty_variants_caught']} caught.",
-        "",
-        "Verdicts: **PROVED** (a solver or derivation closed it), **REFUTED** (a "
-        "counterexample is shown), **CHECKED** (no counterexample within the stated "
-        "search), **UNKNOWN** (undecided; never a pass).",
-        "",
-        "## Index",
-        "",
-        "| id | title | coverage | verdicts |",
-        "|---|---|---|---|",
-    ]
-    obligations = {o["id"]: o for o in doc["obligations"]}
-    for c in doc["catalogue"]:
-        verdicts = (
-            ", ".join(
-                obligations[i]["verdict"] for i in c["obligations"] if i in obligations
-            )
-            or "—"
-        )
-        out.append(
-            f"| [{c['id']}](#{_anchor(c)}) | {c['title']} | {c['coverage']} | "
-            f"{verdicts} |"
-        )
-    out.append("")
-
-    section = None
-    for c in doc["catalogue"]:
-        if c["section"] != section:
-            section = c["section"]
-            out += [f"## {section}. {SECTIONS[section]}", ""]
-        out += _render_entry(c, obligations, doc["mutants"])
-
-    out += [
-        "## Faulty variants",
-        "",
-        "Each variant re-implements a known defect. It is *caught* by every "
-        "obligation that, run on the variant, misses its expected verdict.",
-        "",
-        "| variant | defect | caught by |",
-        "|---|---|---|",
-    ]
-    for m in doc["mutants"]:
-        caught = ", ".join(f"`{i}`" for i in m["caught_by"]) or "**not caught**"
-        out.append(f"| `{m['id']}` | {m['defect']} | {caught} |")
-    out.append("")
-    return "\n".join(out)
-
-
-def _anchor(entry: dict[str, Any]) -> str:
-    text = f"{entry['id']} {entry['title']}".lower()
-    keep = "".join(ch for ch in text if ch.isalnum() or ch in " -")
-    return keep.replace(" ", "-")
-
-
-def _render_entry(
-    c: dict[str, Any], obligations: dict[str, Any], mutants: list[dict[str, Any]]
-) -> list[str]:
-    kind = "Definition" if c["kind"] == "definition" else "Theorem"
-    out = [
-        f"### {c['id']} {c['title']}",
-        "",
-        f"{kind} as the source states it:",
-        "",
-        "$$",
-        c["statement"],
-        "$$",
-        "",
-        c["paraphrase"],
-        "",
-    ]
-    if c["readings"]:
-        out += ["Readings decided here:", ""]
-        out += [f"- {r}" for r in c["readings"]]
-        out.append("")
-    if not c["obligations"]:
-        out += ["**Not yet covered**: no obligation decides this entry yet.", ""]
-        return out
-    ran = [obligations[i] for i in c["obligations"] if i in obligations]
-    if not ran:
-        out += ["No obligation of this entry was run for this report.", ""]
-        return out
-    for o in ran:
-        mark = "reached" if o["met"] else f"**expected {o['expected']}**"
-        out += [
-            f"#### `{o['id']}`: {o['verdict']} ({mark})",
-            "",
-            o["reading"],
-            "",
-        ]
-        if o["formal"]:
-            out += ["$$", o["formal"], "$$", ""]
-        out.append(f"- Method: {o['method']}, {o['how']}.")
-        out.append(f"- Bounds: {o['bounds']}.")
-        if o["assumptions"]:
-            out.append("- Assumptions: " + "; ".join(o["assumptions"]) + ".")
-        if o["reason"]:
-            out.append(f"- Why undecided: {o['reason']}")
-        out.append(f"- Subject: `{o['subject']}`.")
-        caught = [m["id"] for m in mutants if o["id"] in m["caught_by"]]
-        if caught:
-            out.append("- Catches: " + ", ".join(f"`{m}`" for m in caught) + ".")
-        out.append("")
-        if o["detail"]:
-            out += [o["detail"], ""]
-        if o["counterexample"] is not None:
-            out += ["Counterexample:", "", *_render_value(o["counterexample"]), ""]
-    return out
-
-
-def _render_value(value: Any) -> list[str]:
-    if (
-        isinstance(value, dict)
-        and value
-        and all(not isinstance(v, (dict, list)) for v in value.values())
-    ):
-        rows = ["| name | value |", "|---|---|"]
-        rows += [
-            f"| {k} | `{json.dumps(v, ensure_ascii=False)}` |" for k, v in value.items()
-        ]
-        return rows
-    return ["```json", json.dumps(value, indent=2, ensure_ascii=False), "```"]
 
 
 # Writing ---------------------------------------------------------------------
@@ -294,24 +204,56 @@ def check_writable(out: Path) -> None:
 
 
 def write(doc: Document, out: Path) -> list[Path]:
-    """Write ``conformance.json`` and ``conformance.md`` into ``out``."""
+    """Draw the figures and write the report into ``out``.
+
+    Adds the figure records to ``doc`` (under ``figures``) before writing
+    ``conformance.json``, so the JSON describes every file written.
+    """
     check_writable(out)
-    staged: list[tuple[str, Path]] = []
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".staging-"))
     try:
-        files = {
+        doc["figures"] = [r.to_json() for r in figures_mod.render(doc, staging)]
+        images = html_mod.load_images(staging, doc["figures"])
+        try:
+            pages = {
+                "conformance.md": render_markdown(doc),
+                "conformance.html": render_html(doc, images),
+            }
+        except FormulaError as exc:
+            raise ReportError(f"cannot render the report: {exc}") from exc
+        texts = {
             "conformance.json": json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
-            "conformance.md": render_markdown(doc),
+            **pages,
         }
-        for name, text in files.items():
-            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.")
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+        for name, text in texts.items():
+            with open(staging / name, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)
-            os.chmod(tmp, 0o644)
-            staged.append((tmp, out / name))
-        for tmp, final in staged:
-            os.replace(tmp, final)
+            # Readable by everyone, whatever the staging directory's mode.
+            os.chmod(staging / name, 0o644)
+        for figure in (staging / "figures").glob("*"):
+            os.chmod(figure, 0o644)
+        if (staging / "figures").is_dir():
+            os.chmod(staging / "figures", 0o755)
+        written = [out / name for name in texts]
+        for name in texts:
+            os.replace(staging / name, out / name)
+        _replace_dir(staging / "figures", out / "figures")
+        written += sorted((out / "figures").glob("*"))
     except OSError as exc:
-        for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
         raise ReportError(f"cannot write the report to {out}: {exc}") from exc
-    return [final for _, final in staged]
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def _replace_dir(new: Path, final: Path) -> None:
+    """Put ``new`` at ``final``, dropping files of an earlier run."""
+    new.mkdir(exist_ok=True)
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}-old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(new, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
