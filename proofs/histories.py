@@ -637,6 +637,9 @@ class Recorder:
     outcomes: tuple[type[BaseException], ...] = ()
     _clock: itertools.count[int] = field(default_factory=itertools.count, init=False)
     _ops: list[Operation] = field(default_factory=list, init=False)
+    _open: dict[int, tuple[Hashable, str, Any, Hashable]] = field(
+        default_factory=dict, init=False
+    )
 
     async def call(
         self,
@@ -653,18 +656,40 @@ class Recorder:
         ``output`` turns the result into the value recorded (for example a
         snapshot of instances into a frozenset of ids).
         """
-        call = next(self._clock)
+        ticket = self.begin(process, f, value, key=key)
         try:
             result = await action()
         except self.outcomes as exc:
-            self._add(process, f, value, type(exc).__name__, "ok", call, key)
+            self.end(ticket, type(exc).__name__)
             raise
         except BaseException:
-            self._add(process, f, value, UNKNOWN, "info", call, key)
+            self.abandon(ticket)
             raise
-        seen = output(result) if output is not None else result
-        self._add(process, f, value, seen, "ok", call, key)
+        self.end(ticket, output(result) if output is not None else result)
         return result
+
+    def begin(
+        self, process: Hashable, f: str, value: Any, *, key: Hashable = None
+    ) -> int:
+        """Record an invocation now; returns the ticket to end it with.
+
+        For operations whose invocation and completion are not one await
+        apart (an admission decided inside a library call, say). An
+        operation begun and never ended is indeterminate.
+        """
+        ticket = next(self._clock)
+        self._open[ticket] = (process, f, value, key)
+        return ticket
+
+    def end(self, ticket: int, output: Any) -> None:
+        """Record the completion of the operation ``ticket`` with ``output``."""
+        process, f, value, key = self._open.pop(ticket)
+        self._add(process, f, value, output, "ok", ticket, key)
+
+    def abandon(self, ticket: int) -> None:
+        """Record that the operation ``ticket`` ended with no known outcome."""
+        process, f, value, key = self._open.pop(ticket)
+        self._add(process, f, value, UNKNOWN, "info", ticket, key)
 
     def _add(
         self,
@@ -692,6 +717,13 @@ class Recorder:
         )
 
     def history(self, source: str = "<recorded>") -> History:
-        """The operations so far, in order of invocation."""
-        ordered = sorted(self._ops, key=lambda op: op.call)
+        """The operations so far, in order of invocation.
+
+        Operations begun and not yet ended are included as indeterminate.
+        """
+        pending = [
+            Operation(0, process, f, value, UNKNOWN, "info", call, None, key)
+            for call, (process, f, value, key) in self._open.items()
+        ]
+        ordered = sorted([*self._ops, *pending], key=lambda op: op.call)
         return History(source, tuple(replace(op, id=n) for n, op in enumerate(ordered)))

@@ -231,3 +231,23 @@ def test_recorder_orders_events_as_the_loop_ran_them() -> None:
     ]
     assert ops[0].call < ops[0].ret < ops[1].call  # type: ignore[operator]
     assert ops[2].ret is None
+
+
+def test_recorder_begin_and_end_bracket_an_operation() -> None:
+    rec = Recorder()
+    first = rec.begin(0, "admit", 1)
+    second = rec.begin(1, "admit", 2, key="k")
+    rec.end(second, "yes")
+    third = rec.begin(2, "admit", 3)
+    rec.abandon(first)
+    rec.begin(3, "admit", 4)  # never ended
+    rec.end(third, "no")
+    ops = rec.history().operations
+    assert [(op.process, op.status, op.output) for op in ops] == [
+        (0, "info", UNKNOWN),
+        (1, "ok", "yes"),
+        (2, "ok", "no"),
+        (3, "info", UNKNOWN),
+    ]
+    assert ops[1].key == "k" and ops[1].call < ops[1].ret < ops[2].call  # type: ignore[operator]
+    assert [op.id for op in ops] == [0, 1, 2, 3]

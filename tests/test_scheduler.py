@@ -23,7 +23,7 @@ from proofs.harness.scheduler import (
     run_scheduled,
     search_schedules,
 )
-from proofs.harness.vtime import run
+from proofs.harness.vtime import VirtualTimeLoop, run
 from proofs.profiles import Profile
 
 
@@ -201,3 +201,61 @@ def test_seeded_random_schedules_find_the_race_and_replay() -> None:
     assert found.failure is not None
     assert replay(lost_update(), found.failure.schedule) == found.failure.complaint
     assert random_schedules(lost_update(locked=True), range(50)).failure is None
+
+
+# Timers and watchers --------------------------------------------------------------
+
+
+async def _two_timers() -> str:
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+    loop.call_later(1, order.append, "first")
+    loop.call_later(1, order.append, "second")
+    await asyncio.sleep(2)
+    return ",".join(order)
+
+
+def test_timers_due_together_run_in_the_chosen_order() -> None:
+    assert run(_two_timers()) == "first,second"
+    seen = set()
+    for seed in range(20):
+        seen.add(run_scheduled(_two_timers, RandomChooser(seed)))
+    assert seen == {"first,second", "second,first"}
+
+
+def test_a_timer_cancelled_after_falling_due_never_runs() -> None:
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        fired: list[str] = []
+        timer = loop.call_later(1, fired.append, "timer")
+
+        async def canceller() -> None:
+            await asyncio.sleep(1)
+            timer.cancel()
+
+        await asyncio.gather(canceller(), asyncio.sleep(2))
+        return fired
+
+    outcomes = {tuple(run_scheduled(main, RandomChooser(s))) for s in range(30)}
+    # Either the timer's callback ran before the cancel, or never.
+    assert outcomes == {(), ("timer",)}
+
+
+def test_watchers_see_every_moment_between_callbacks() -> None:
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualTimeLoop)
+        values: list[int] = []
+        state = {"n": 0}
+        loop.watchers.append(lambda: values.append(state["n"]))
+
+        async def bump() -> None:
+            for _ in range(3):
+                state["n"] += 1
+                await asyncio.sleep(0)
+
+        await asyncio.gather(bump(), bump())
+        assert values == sorted(values) and values[-1] == 6
+        return len(values)
+
+    assert run_scheduled(main, FifoChooser()) > 6

@@ -30,10 +30,15 @@ Controlled interleavings: a loop built with a ``chooser`` holds back every
 ready callback and runs them one per iteration, asking the chooser which of
 the held ones goes next (:mod:`proofs.harness.scheduler` builds choosers and
 explores schedules with them). Without a chooser the loop runs its ready
-queue first in, first out, exactly as the standard loop does. Timers and I/O
-callbacks still run as soon as they are due; what they wake (a task waiting on
-a sleep or a socket) is a ready callback like any other, so its order is
-chosen too.
+queue first in, first out, exactly as the standard loop does. With one, a
+timer that falls due does not run its callback at once: the callback joins
+the held ones, so two timers due at the same instant (a waiter's timeout and
+the release it waits for, say) run in the order the chooser picks, and so do
+the tasks they wake. A timer cancelled before its callback runs still never
+runs it. I/O callbacks run as soon as they are ready; what they wake is a
+ready callback like any other. ``watchers`` are called between callbacks,
+where an invariant of the code under test can be checked at every moment
+that code can be observed.
 
 What this does not promise: determinism of real network traffic. Traces are
 reproducible for code whose only inputs are the loop's clock and in-memory
@@ -44,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import math
 import selectors
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -152,6 +158,8 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self.chooser = chooser
         #: Ready callbacks held back for the chooser, in the order they arrived.
         self._held: list[asyncio.Handle] = []
+        #: Called with no arguments before each turn of the loop.
+        self.watchers: list[Callable[[], object]] = []
         super().__init__(selector)
         selector.baseline = len(selector.get_map())
 
@@ -169,7 +177,29 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         # timer due exactly now would never fire.
         self._clock_resolution = max(1e-9, 2 * math.ulp(self._now))
 
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[Unpack[Ts]], object],
+        *args: *Ts,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        if self.chooser is None:
+            return super().call_at(when, callback, *args, context=context)
+
+        def due() -> None:
+            self.call_soon(deferred, context=context)
+
+        def deferred() -> None:
+            if not timer.cancelled():
+                callback(*args)
+
+        timer = super().call_at(when, due, context=context)
+        return timer
+
     def _run_once(self) -> None:
+        for watch in self.watchers:
+            watch()
         ready: Any = self._ready  # type: ignore[attr-defined]
         held = self._held
         choose = self.chooser
