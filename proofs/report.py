@@ -104,6 +104,7 @@ def build(
             "subject": m.mutant.subject,
             "caught_by": list(m.caught_by),
             "outcomes": {i: v.outcome.value for i, v in m.verdicts.items()},
+            "unaffected": list(m.unaffected),
         }
         for m in mutants
     ]
