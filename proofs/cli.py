@@ -217,7 +217,7 @@ def _main(argv: Sequence[str] | None) -> int:
             obligations,
             progress,
             jobs=args.jobs,
-            baseline={r.obligation.id: r.met for r in results},
+            baseline={r.obligation.id: r for r in results},
         )
         doc = report_mod.build(profile, results, variants, all_obligations())
         written = report_mod.write(doc, args.out)

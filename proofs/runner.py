@@ -8,6 +8,14 @@ runner records it as UNKNOWN with the exception as the reason.
 Faulty variants are judged the other way round: a variant is *caught* by every
 obligation of its subject that, run on the variant, misses its expected
 verdict. A variant no obligation catches is reported as uncaught.
+
+Running every variant against every obligation of its subject is the costly
+part, and most pairs cannot differ: a check sees its subject only through
+attribute lookups, so while it runs on the real subject the runner records
+which names it looked up (:class:`Recorder`). A variant that replaces none of
+those names hands the check exactly what the real run saw; under a
+derandomized profile it would reach exactly the real verdict. Such pairs are
+not run again, and are reported as *unaffected* rather than as outcomes.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from proofs.obligation import (
     all_mutants,
     all_obligations,
     is_entry_id,
+    resolve_subject,
 )
 from proofs.profiles import Profile, get_profile
 from proofs.verdict import Verdict
@@ -44,6 +53,8 @@ class Result:
     verdict: Verdict
     #: Wall-clock seconds the check took; shown on the terminal, never reported.
     seconds: float
+    #: Names the check looked up on its subject (``None``: not recorded).
+    touched: frozenset[str] | None = None
 
     @property
     def met(self) -> bool:
@@ -56,6 +67,26 @@ class MutantResult:
     #: Outcome of every obligation of the variant's subject, run on the variant.
     verdicts: dict[str, Verdict]
     caught_by: tuple[str, ...]
+    #: Obligations not run on the variant: they look up none of its replacements.
+    unaffected: tuple[str, ...] = ()
+
+
+class Recorder:
+    """A stand-in for a subject module that notes every name looked up on it."""
+
+    _target: object
+    _touched: set[str]
+
+    def __init__(self, target: object, touched: set[str]) -> None:
+        object.__setattr__(self, "_target", target)
+        object.__setattr__(self, "_touched", touched)
+
+    def __getattr__(self, name: str) -> object:
+        self._touched.add(name)
+        return getattr(self._target, name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"obligations may not change their subject ({name})")
 
 
 class Progress(Protocol):
@@ -115,8 +146,19 @@ def select(only: Sequence[str] | None = None) -> tuple[list[Obligation], list[st
     return sorted(chosen.values(), key=lambda ob: order[ob.id]), notes
 
 
-def run_one(ob: Obligation, profile: Profile, subject: object = None) -> Verdict:
-    """Run one obligation, turning a crash or missing data into UNKNOWN."""
+def run_one(
+    ob: Obligation,
+    profile: Profile,
+    subject: object = None,
+    touched: set[str] | None = None,
+) -> Verdict:
+    """Run one obligation, turning a crash or missing data into UNKNOWN.
+
+    With ``touched`` (and the real subject), the names the check looks up on
+    its subject are added to that set.
+    """
+    if subject is None and touched is not None:
+        subject = Recorder(resolve_subject(ob.subject), touched)
     try:
         return ob.run(profile, subject)
     except MissingDataError as exc:
@@ -129,16 +171,25 @@ def run_one(ob: Obligation, profile: Profile, subject: object = None) -> Verdict
         )
 
 
-def _run_by_id(task: tuple[str, str | None, str]) -> tuple[Verdict, float]:
+Outcome = tuple[Verdict, float, frozenset[str] | None]
+
+
+def _run_by_id(task: tuple[str, str | None, str]) -> Outcome:
     """Worker entry point: run obligation ``ob_id`` (on variant ``mutant_id``)."""
     ob_id, mutant_id, profile_name = task
     ob = next(o for o in all_obligations() if o.id == ob_id)
-    subject = None
+    variant = None
     if mutant_id is not None:
-        subject = next(m for m in all_mutants() if m.id == mutant_id).build()
+        variant = next(m for m in all_mutants() if m.id == mutant_id)
+    return _timed(ob, variant, get_profile(profile_name))
+
+
+def _timed(ob: Obligation, variant: Mutant | None, profile: Profile) -> Outcome:
+    touched: set[str] | None = None if variant else set()
     started = time.perf_counter()
-    verdict = run_one(ob, get_profile(profile_name), subject)
-    return verdict, time.perf_counter() - started
+    verdict = run_one(ob, profile, variant.build() if variant else None, touched)
+    seconds = time.perf_counter() - started
+    return verdict, seconds, None if touched is None else frozenset(touched)
 
 
 Task = tuple[Obligation, Mutant | None]
@@ -150,19 +201,17 @@ def _run_tasks(
     profile: Profile,
     jobs: int,
     progress: Progress,
-) -> list[tuple[Verdict, float]]:
+) -> list[Outcome]:
     """Run tasks, in worker processes when ``jobs > 1``; results in task order.
 
     Workers are spawned afresh and look obligations and variants up by id, so
     only registered ones can run in parallel.
     """
-    out: dict[int, tuple[Verdict, float]] = {}
+    out: dict[int, Outcome] = {}
     if jobs <= 1 or len(tasks) <= 1:
         for i, (ob, variant) in enumerate(tasks):
-            started = time.perf_counter()
-            verdict = run_one(ob, profile, variant.build() if variant else None)
-            out[i] = (verdict, time.perf_counter() - started)
-            progress.advance(labels[i], str(verdict.outcome), out[i][1])
+            out[i] = _timed(ob, variant, profile)
+            progress.advance(labels[i], str(out[i][0].outcome), out[i][1])
         return [out[i] for i in range(len(tasks))]
 
     context = multiprocessing.get_context("spawn")
@@ -196,8 +245,8 @@ def run_obligations(
     done = _run_tasks(tasks, [ob.id for ob in obligations], profile, jobs, progress)
     progress.end()
     return [
-        Result(ob, verdict, seconds)
-        for ob, (verdict, seconds) in zip(obligations, done, strict=True)
+        Result(ob, verdict, seconds, touched)
+        for ob, (verdict, seconds, touched) in zip(obligations, done, strict=True)
     ]
 
 
@@ -206,24 +255,35 @@ def run_mutants(
     obligations: Sequence[Obligation] | None = None,
     progress: Progress | None = None,
     jobs: int = 1,
-    baseline: Mapping[str, bool] | None = None,
+    baseline: Mapping[str, Result] | None = None,
 ) -> list[MutantResult]:
     """Run every faulty variant against the obligations of its subject.
 
     When ``obligations`` is given, only those are tried (and only variants of
     their subjects are run). Obligations that cannot run here (reference data
-    absent) are left out: an undecided check catches nothing. When
-    ``baseline`` maps obligation ids to whether they met their expectation on
-    the real subject, only those that did can count as catching a variant.
+    absent) are left out: an undecided check catches nothing. ``baseline``
+    holds the real run's results: then only obligations that met their
+    expectation can count as catching, and pairs whose obligation looked up
+    none of the variant's replacements are not run (see the module notes).
     """
     pool = list(obligations) if obligations is not None else all_obligations()
     if not have_reference_data():
         pool = [ob for ob in pool if not ob.needs_data]
     if baseline is not None:
-        pool = [ob for ob in pool if baseline.get(ob.id, False)]
+        pool = [ob for ob in pool if ob.id in baseline and baseline[ob.id].met]
     subjects = {ob.subject for ob in pool}
     variants = [m for m in all_mutants() if m.subject in subjects]
-    pairs = [(m, ob) for m in variants for ob in pool if ob.subject == m.subject]
+    pairs = []
+    unaffected: dict[str, list[str]] = {m.id: [] for m in variants}
+    for m in variants:
+        for ob in pool:
+            if ob.subject != m.subject:
+                continue
+            touched = baseline[ob.id].touched if baseline is not None else None
+            if touched is not None and touched.isdisjoint(m.overrides):
+                unaffected[m.id].append(ob.id)
+            else:
+                pairs.append((m, ob))
     progress = progress or NoProgress()
     progress.begin("faulty variants", len(pairs))
     tasks: list[Task] = [(ob, m) for m, ob in pairs]
@@ -231,16 +291,18 @@ def run_mutants(
     done = _run_tasks(tasks, labels, profile, jobs, progress)
     progress.end()
 
+    expected = {ob.id: ob.expected for ob in pool}
     results = []
     for variant in variants:
         verdicts = {
             ob.id: verdict
-            for (m, ob), (verdict, _) in zip(pairs, done, strict=True)
+            for (m, ob), (verdict, _, _) in zip(pairs, done, strict=True)
             if m is variant
         }
-        expected = {ob.id: ob.expected for ob in pool}
         caught = tuple(i for i, v in verdicts.items() if v.outcome is not expected[i])
-        results.append(MutantResult(variant, verdicts, caught))
+        results.append(
+            MutantResult(variant, verdicts, caught, tuple(unaffected[variant.id]))
+        )
     return results
 
 
