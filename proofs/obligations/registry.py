@@ -43,6 +43,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
+from hypothesis import Phase
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -580,8 +581,13 @@ Program = list[tuple[Any, ...]]
 
 
 def _programs() -> st.SearchStrategy[tuple[int, Program]]:
-    """A cache ttl of 2-4 units and a program of rounds: each round waits 0 to
-    ttl units, makes at most one change, then reads one service."""
+    """A cache ttl of 2-4 units and a program of 1-10 rounds.
+
+    Each round waits (0, 1, ttl - 1 or ttl units), reads one service or both
+    in either order, and makes at most one change, before or after its reads.
+    Reading both services in one round is what exposes a shared time stamp,
+    so rounds do it more often than not.
+    """
 
     @st.composite
     def build(draw: st.DrawFn) -> tuple[int, Program]:
@@ -598,15 +604,20 @@ def _programs() -> st.SearchStrategy[tuple[int, Program]]:
                 st.just("deregister"), st.sampled_from(SERVICES), st.sampled_from(IDS)
             ),
         )
+        both, one = [SERVICES, SERVICES[::-1]], [(name,) for name in SERVICES]
+        reads = st.sampled_from((*both, *both, *one))
         program: Program = []
-        for _ in range(draw(st.integers(0, 8))):
-            wait = draw(st.integers(0, ttl))
+        for _ in range(draw(st.integers(1, 10))):
+            wait = draw(st.sampled_from((0, 1, ttl - 1, ttl, ttl)))
             if wait:
                 program.append(("wait", wait))
             made = draw(change)
-            if made is not None:
+            made_first = draw(st.booleans())
+            if made is not None and made_first:
                 program.append(made)
-            program.append(("read", draw(st.sampled_from(SERVICES))))
+            program += [("read", name) for name in draw(reads)]
+            if made is not None and not made_first:
+                program.append(made)
         return ttl, program
 
     return build()
@@ -732,8 +743,8 @@ def _staleness_verdict(
     return Verdict.checked(
         "Hypothesis",
         searched={"examples": found.calls},
-        bounds="programs of 0-8 rounds (wait, change, read); cache ttl 2-4; "
-        "services a and b",
+        bounds="programs of 1-10 rounds (a wait, reads of one or both "
+        "services, at most one change); cache ttl 2-4; services a and b",
     )
 
 
@@ -891,6 +902,13 @@ def _impl_instance(service: str, ident: str, host: int, metadata: bool) -> Any:
     return ServiceInstance(service, ident, ServiceEndpoint(h, p, metadata=meta))
 
 
+#: Search phases without Hypothesis's shrinking, for checks whose runs are
+#: costly (real sockets, whole state-machine runs): shrinking would replay
+#: hundreds of runs. The failing run is cut down afterwards by
+#: :func:`_minimise` instead.
+UNSHRUNK = (Phase.explicit, Phase.reuse, Phase.generate)
+
+
 def _run_agreement(
     profile: Profile,
     loop: VirtualTimeLoop,
@@ -909,6 +927,7 @@ def _run_agreement(
 
     counts = {"runs": 0, "steps": 0}
     failures: list[dict[str, Any]] = []
+    failed_actions: list[list[tuple[str, tuple[Any, ...]]]] = []
 
     class Agreement(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -919,6 +938,7 @@ def _run_agreement(
             self.model: Any = model.EMPTY
             self.now = 0
             self.log: list[str] = []
+            self.actions: list[tuple[str, tuple[Any, ...]]] = []
             self.registered: dict[tuple[str, str], Any] = {}
             self.reads: dict[tuple[str, bool], tuple[Any, int]] = {}
 
@@ -936,6 +956,7 @@ def _run_agreement(
 
         def fail(self, problem: str) -> Any:
             failures.append({"steps": list(self.log), "problem": problem})
+            failed_actions.append(list(self.actions))
             raise _Mismatch(problem)
 
         def expect(self, got: Any, want: Any, what: str) -> None:
@@ -952,6 +973,7 @@ def _run_agreement(
         def register(
             self, service: str, ident: str, host: int, ttl: int | None, metadata: bool
         ) -> None:
+            self.actions.append(("register", (service, ident, host, ttl, metadata)))
             instance = _impl_instance(service, ident, host, metadata)
             lease = "" if ttl is None else f" with a lease of {ttl}"
             got = self.act(
@@ -963,22 +985,27 @@ def _run_agreement(
             self.expect(got, want, "register returned")
             if want:
                 self.registered[(service, ident)] = instance
+            self.read_back(service)
 
         @rule(service=st.sampled_from(SERVICES), ident=st.sampled_from(IDS))
         def deregister(self, service: str, ident: str) -> None:
+            self.actions.append(("deregister", (service, ident)))
             got = self.act(
                 f"deregister {service}/{ident}", self.target.deregister(service, ident)
             )
             want = self.apply(model.Deregister(service, ident, at=self.now))
             self.expect(got, want, "deregister returned")
+            self.read_back(service)
 
         @rule(service=st.sampled_from(SERVICES), ident=st.sampled_from(IDS))
         def heartbeat(self, service: str, ident: str) -> None:
+            self.actions.append(("heartbeat", (service, ident)))
             got = self.act(
                 f"heartbeat {service}/{ident}", self.target.heartbeat(service, ident)
             )
             want = self.apply(model.Heartbeat(service, ident, at=self.now))
             self.expect(got, want, "heartbeat returned")
+            self.read_back(service)
 
         @rule(
             service=st.sampled_from(SERVICES),
@@ -986,6 +1013,7 @@ def _run_agreement(
             healthy=st.booleans(),
         )
         def mark(self, service: str, ident: str, healthy: bool) -> None:
+            self.actions.append(("mark", (service, ident, healthy)))
             status = "healthy" if healthy else "unhealthy"
             got = self.act(
                 f"mark {service}/{ident} {status}",
@@ -993,14 +1021,37 @@ def _run_agreement(
             )
             want = self.apply(model.SetHealth(service, ident, healthy, at=self.now))
             self.expect(got, want, "set_status returned")
+            self.read_back(service)
 
         @rule(seconds=st.integers(1, 3))
         def wait(self, seconds: int) -> None:
-            self.act(f"wait {seconds}", asyncio.sleep(seconds))
-            self.now += seconds
+            self.actions.append(("wait", (seconds,)))
+            # Stop at every lease deadline on the way, and read everything
+            # there: the instant a lease runs out is where expiry goes wrong.
+            target = self.now + seconds
+            deadlines = {
+                e.deadline
+                for e in self.model.entries
+                if e.deadline is not None and self.now < e.deadline < target
+            }
+            for stop in [*sorted(deadlines), target]:
+                self.act(f"wait {stop - self.now}", asyncio.sleep(stop - self.now))
+                self.now = stop
+                for service in SERVICES:
+                    self.read_back(service)
 
         @rule(service=st.sampled_from(SERVICES), healthy_only=st.booleans())
         def discover(self, service: str, healthy_only: bool) -> None:
+            self.actions.append(("discover", (service, healthy_only)))
+            self.read(service, healthy_only)
+
+        def read_back(self, service: str) -> None:
+            """Read a service after a change or a wait: the effect is checked
+            at once, whichever rules a run happens to draw."""
+            for healthy_only in (False, True) if identity else (False,):
+                self.read(service, healthy_only)
+
+        def read(self, service: str, healthy_only: bool) -> None:
             what = f"discover {service}" + (" (healthy only)" if healthy_only else "")
             got = self.act(what, self.target.discover(service, healthy_only))
             want = self.apply(model.Discover(service, healthy_only, at=self.now))
@@ -1052,12 +1103,14 @@ def _run_agreement(
 
         @rule()
         def services(self) -> None:
+            self.actions.append(("services", ()))
             got = self.act("list services", self.target.services())
             want = self.apply(model.ListServices(at=self.now))
             self.expect(tuple(got), want, "list services")
 
         @rule()
         def revision(self) -> None:
+            self.actions.append(("revision", ()))
             got = self.act("revision", self.target.revision())
             want = self.apply(model.Revision(at=self.now))
             self.expect(got, want, "revision")
@@ -1065,12 +1118,28 @@ def _run_agreement(
         def teardown(self) -> None:
             self.loop.run_until_complete(self.target.close())
 
+    def replay(actions: list[tuple[str, tuple[Any, ...]]]) -> dict[str, Any] | None:
+        machine = Agreement()
+        try:
+            for name, args in actions:
+                getattr(machine, name)(*args)
+        except _Mismatch:
+            return failures[-1]
+        finally:
+            machine.teardown()
+        return None
+
     try:
         run_state_machine_as_test(
-            Agreement, settings=profile.hypothesis(max_examples=examples)
+            Agreement,
+            settings=profile.hypothesis(max_examples=examples, phases=UNSHRUNK),
         )
     except _Mismatch:
-        return counts["runs"], counts["steps"], failures[-1]
+        # Hypothesis's shrinking would replay hundreds of runs; dropping one
+        # action at a time from the failing run, while it still fails, gives
+        # a short counterexample for far less.
+        shortest = _minimise(failed_actions[-1], lambda a: replay(a) is not None)
+        return counts["runs"], counts["steps"], replay(shortest) or failures[-1]
     return counts["runs"], counts["steps"], None
 
 
@@ -1105,7 +1174,7 @@ def _impl_agrees(subject: Any, profile: Profile) -> Verdict:
             profile,
             loop,
             lambda: _InMemory(subject),
-            examples=max(20, profile.examples // 4),
+            examples=max(50, profile.examples // 2),
             identity=True,
         )
     finally:
@@ -1201,7 +1270,11 @@ def _client_cache_within_ttl(subject: Any, profile: Profile) -> Verdict:
             return loop.run_until_complete(scenario(*case))
 
         found = search(
-            _programs(), prop, profile, max_examples=max(20, profile.examples // 4)
+            _programs(),
+            prop,
+            profile,
+            max_examples=max(40, profile.examples // 4),
+            phases=UNSHRUNK,
         )
         return _staleness_verdict(found, "The client's cache", prop)
     finally:
