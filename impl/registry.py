@@ -21,7 +21,10 @@ instances whose deadline has come, so expiry costs O(log n) per lease and
 nothing on a read when no lease is due. Time is the running loop's clock
 (``loop.time()``); the virtual-time loop of the test harness can therefore
 run an hour of leases in microseconds. An instance is live while
-``now < deadline``: at the deadline itself it is gone.
+``now < deadline``: at the deadline itself it is gone. Renewals are kept in
+the registry's lease record (:meth:`ServiceRegistry.lease`), not in the
+instance's ``last_heartbeat`` field, which stays as the registrant set it: a
+heartbeat replaces no instance and starts no new snapshot.
 
 *Revision.* A counter that grows by one with each change of what discovery
 can return: a registration, a removal (deregistration or expiry, one per

@@ -489,12 +489,22 @@ class RegistryServer:
 
 
 async def serve(
-    host: str = "127.0.0.1", port: int = 8500, *, token: str | None = None
+    host: str = "127.0.0.1",
+    port: int = 8500,
+    *,
+    token: str | None = None,
+    ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve a fresh registry until cancelled (the CLI's ``registry serve``)."""
+    """Serve a fresh registry until cancelled (the CLI's ``registry serve``).
+
+    ``ready`` is called with the server's URL once it listens (with port 0,
+    the URL names the port the system chose).
+    """
     server = RegistryServer(host=host, port=port, token=token, access_log=True)
     await server.start()
     logger.info("registry serving on %s", server.url)
+    if ready is not None:
+        ready(server.url)
     try:
         await asyncio.Event().wait()
     finally:

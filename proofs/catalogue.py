@@ -161,6 +161,9 @@ ENTRIES: tuple[Entry, ...] = (
         (
             "Registration is a step on registry state: it adds an endpoint under "
             "the service's name, once.",
+            "Registering a (service, id) that is live answers False and changes "
+            "nothing; otherwise the instance is added, the revision grows by "
+            "one, and an optional lease keeps it until its ttl has passed.",
         ),
     ),
     Entry(
@@ -173,6 +176,8 @@ ENTRIES: tuple[Entry, ...] = (
         (
             "Discovery is a query on registry state returning the endpoints "
             "registered under a name.",
+            "It answers the live instances of the name (only the healthy ones "
+            "when asked) and changes nothing but the removal of expired leases.",
         ),
     ),
     Entry(
@@ -189,6 +194,10 @@ ENTRIES: tuple[Entry, ...] = (
             "endpoints of name; the implementation agrees with the "
             "specification and is linearizable; a cached answer is at most its "
             "TTL old.",
+            "A cache with one time stamp shared by all services, as in the "
+            "theory's sketch, serves answers older than its TTL.",
+            "Health marks, which the healthy-only discovery filters on, follow "
+            "probes of the instance itself with flap damping.",
         ),
     ),
     Entry(

@@ -244,8 +244,16 @@ def _serve_registry(host: str, port: int, token: str | None) -> int:
 
     from impl.registry_server import serve
 
-    print(f"registry serving on http://{host}:{port} (Ctrl-C stops it)", flush=True)
-    asyncio.run(serve(host, port, token=token))
+    def ready(url: str) -> None:
+        print(f"registry serving on {url} (Ctrl-C stops it)", flush=True)
+
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must lie in 0-65535, got {port}")
+    try:
+        asyncio.run(serve(host, port, token=token, ready=ready))
+    except OSError as exc:
+        print(f"mstheory: error: cannot serve on {host}:{port}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import signal
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -381,3 +385,37 @@ def test_server_keeps_serving_after_a_handler_fails(
             assert response.status == 201
 
     serve(scenario)
+
+
+def test_command_line_serves_until_interrupted() -> None:
+    command = [sys.executable, "-m", "proofs", "registry", "serve", "--port", "0"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+        assert match, line
+
+        async def ask() -> tuple[int, Any]:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(match.group(1) + "/services") as response,
+            ):
+                return response.status, await response.json()
+
+        assert asyncio.run(ask()) == (200, [])
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_command_line_refuses_a_port_out_of_range() -> None:
+    command = [sys.executable, "-m", "proofs", "registry", "serve", "--port", "70000"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--port" in done.stderr and "Traceback" not in done.stderr
