@@ -23,6 +23,7 @@ from impl.errors import (
     CallTimeoutError,
     CircuitOpenError,
     ConfigurationError,
+    ConnectionFailed,
     MicroserviceError,
     NoHealthyInstanceError,
     RegistrationRefused,
@@ -52,6 +53,11 @@ _EXPORTS = {
     "FallbackPattern": "impl.resilience",
     "MicroserviceClient": "impl.client",
     "ResilientMicroserviceClient": "impl.client",
+    "Transport": "impl.transport",
+    "AiohttpTransport": "impl.transport",
+    "InMemoryTransport": "impl.transport",
+    "InMemoryResponse": "impl.transport",
+    "ServiceRequest": "impl.transport",
 }
 
 __all__ = [
@@ -60,6 +66,7 @@ __all__ = [
     "CallTimeoutError",
     "CircuitOpenError",
     "ConfigurationError",
+    "ConnectionFailed",
     "MicroserviceError",
     "NoHealthyInstanceError",
     "RegistrationRefused",
