@@ -19,6 +19,7 @@ written) are reported in one line, without a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -104,10 +105,22 @@ def _parser() -> _Parser:
             help="entry ids (T4.2) or obligation ids (T4.2/redundancy-increasing)",
         )
 
+    def jobs(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--jobs",
+            "-j",
+            type=_positive_int,
+            default=os.cpu_count() or 1,
+            help="worker processes (default: one per CPU; output does not "
+            "depend on it)",
+        )
+
     verify = sub.add_parser("verify", help="run obligations and print verdicts")
     selection(verify, None)
+    jobs(verify)
     rep = sub.add_parser("report", help="run everything and write the report")
     selection(rep, "ci")
+    jobs(rep)
     rep.add_argument(
         "--out",
         type=Path,
@@ -115,6 +128,16 @@ def _parser() -> _Parser:
         help="output directory (default: reports/)",
     )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -150,12 +173,18 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"note: {note}", file=sys.stderr)
 
     progress = TerminalProgress()
-    results = run_obligations(obligations, profile, progress)
+    results = run_obligations(obligations, profile, progress, jobs=args.jobs)
     print(_table(results))
     failed = [r for r in results if not r.met]
 
     if args.command == "report":
-        variants = run_mutants(profile, obligations, progress)
+        variants = run_mutants(
+            profile,
+            obligations,
+            progress,
+            jobs=args.jobs,
+            baseline={r.obligation.id: r.met for r in results},
+        )
         doc = report_mod.build(profile, results, variants, all_obligations())
         written = report_mod.write(doc, args.out)
         uncaught = [v.mutant.id for v in variants if not v.caught_by]

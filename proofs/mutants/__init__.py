@@ -1,1 +1,1 @@
-"""Faulty variants, one module per subject, each loaded by ``load_all``."""
+"""Faulty variants, one module per subject, all loaded by ``load_all``."""
