@@ -236,13 +236,12 @@ class RetryPolicy:
         self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Await ``func(*args, **kwargs)``, again after failures, by the policy."""
-        loop = asyncio.get_running_loop()
-        start = loop.time()
         if self.deadline is None:
-            return await self._attempts(loop, start, func, args, kwargs)
+            return await self._attempts(None, func, args, kwargs)
+        start = asyncio.get_running_loop().time()
         try:
             async with asyncio.timeout_at(start + self.deadline):
-                return await self._attempts(loop, start, func, args, kwargs)
+                return await self._attempts(start, func, args, kwargs)
         except TimeoutError as exc:
             if isinstance(exc, CallTimeoutError):
                 raise
@@ -256,8 +255,7 @@ class RetryPolicy:
 
     async def _attempts(
         self,
-        loop: asyncio.AbstractEventLoop,
-        start: float,
+        start: float | None,
         func: Callable[..., Awaitable[T]],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
@@ -269,21 +267,22 @@ class RetryPolicy:
             try:
                 return await func(*args, **kwargs)
             except Exception as exc:
-                delay = self.after_failure(attempt, exc, loop, start)
+                delay = self.after_failure(attempt, exc, start)
                 if delay is None:
                     raise
             await asyncio.sleep(delay)
 
     def after_failure(
-        self,
-        attempt: int,
-        error: BaseException,
-        loop: asyncio.AbstractEventLoop,
-        start: float,
+        self, attempt: int, error: BaseException, start: float | None
     ) -> float | None:
-        """Decide after a failed attempt, tell the listeners; the delay or None."""
-        now = loop.time()
-        delay, reason = self.decide(attempt, error, now - start, now)
+        """Decide after a failed attempt, tell the listeners; the delay or None.
+
+        ``start`` is the loop-clock time the execution began, needed only
+        with a deadline (``None`` without one).
+        """
+        now = asyncio.get_running_loop().time()
+        elapsed = 0.0 if start is None else now - start
+        delay, reason = self.decide(attempt, error, elapsed, now)
         if delay is not None:
             self.retries += 1
         if self._listeners:
@@ -458,17 +457,26 @@ class TimeoutPattern:
         #: Calls cut off so far.
         self.expired = 0
 
-    def arm(self, loop: asyncio.AbstractEventLoop) -> _Deadline:
-        """Start the clock for the current task's call; :meth:`disarm` after."""
+    def arm(self) -> _Deadline:
+        """Start the clock for the current task's call; :meth:`disarm` after.
+
+        The pattern serves one running loop at a time; it notices a new one
+        when the old one stopped.
+        """
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            # Asking asyncio for the running loop costs a system call; a loop
+            # that still runs in this thread is the running one.
+            loop = asyncio.get_running_loop()
+            if loop is not self._loop:
+                self._loop = loop
+                self._queue.clear()
+                self._timer = None
         task = asyncio.current_task(loop)
         if task is None:
             raise ConfigurationError(
                 f"TimeoutPattern {self.name!r}: must be used inside a task"
             )
-        if loop is not self._loop:
-            self._loop = loop
-            self._queue.clear()
-            self._timer = None
         entry = _Deadline(loop.time() + self.timeout, task)
         queue = self._queue
         while queue and queue[0].state:
@@ -520,7 +528,7 @@ class TimeoutPattern:
         self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Await ``func(*args, **kwargs)``, cut off after ``timeout`` seconds."""
-        entry = self.arm(asyncio.get_running_loop())
+        entry = self.arm()
         try:
             result = await func(*args, **kwargs)
         except BaseException as exc:
