@@ -49,9 +49,13 @@ def have_reference_data() -> bool:
     return True
 
 
-@cache
 def vectors() -> dict[str, Any]:
-    path = data_dir() / "vectors.json"
+    """``vectors.json``: published figures with their sources."""
+    return _load_json(data_dir() / "vectors.json")
+
+
+@cache
+def _load_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise MissingDataError(f"{path} is missing")
     with path.open(encoding="utf-8") as fh:
