@@ -607,19 +607,24 @@ def rules_for(config: Config) -> tuple[Rule, ...]:
 
 # The step function -----------------------------------------------------------
 
-_Index: TypeAlias = dict[tuple[Phase, str], tuple[Rule, ...]]
+_Index: TypeAlias = dict[tuple[Phase, str], tuple[tuple[Rule, bool], ...]]
 _indexes: dict[int, tuple[tuple[Rule, ...], _Index]] = {}
 
 
 def _index(rules: tuple[Rule, ...]) -> _Index:
-    """Rules by (source, event kind); kept per table, which is immutable."""
+    """Rules by (source, event kind), each with whether :data:`TRANSITIONS`
+    allows it for that kind; kept per table, which is immutable."""
     cached = _indexes.get(id(rules))
     if cached is not None and cached[0] is rules:
         return cached[1]
     index: _Index = {}
     for rule in rules:
         for kind in rule.events:
-            index[rule.source, kind] = (*index.get((rule.source, kind), ()), rule)
+            legal = kind in TRANSITIONS.get((rule.source, rule.target), ())
+            index[rule.source, kind] = (
+                *index.get((rule.source, kind), ()),
+                (rule, legal),
+            )
     _indexes[id(rules)] = (rules, index)
     return index
 
@@ -630,7 +635,7 @@ def applicable(
     """The rules whose source, event kind and guard match (one, when well formed)."""
     return [
         rule
-        for rule in _index(rules).get((state.phase, event.kind), ())
+        for rule, _ in _index(rules).get((state.phase, event.kind), ())
         if all(rule.guard(state, event, config))
     ]
 
@@ -655,12 +660,13 @@ def step(
             f"expected one of {sorted(EVENT_KINDS)}"
         )
     table = rules_for(config) if rules is None else rules
-    matches = applicable(state, event, config, table)
+    candidates = _index(table).get((state.phase, event.kind), ())
+    matches = [(r, ok) for r, ok in candidates if all(r.guard(state, event, config))]
     if len(matches) != 1:
         what = (
             "no rule applies"
             if not matches
-            else f"rules {[r.name for r in matches]} all apply"
+            else f"rules {[r.name for r, _ in matches]} all apply"
         )
         raise BreakerSpecError(
             f"breaker {name!r}: {what} to {event.kind!r} (episode {event.episode}) "
@@ -668,9 +674,14 @@ def step(
             f"{state.in_flight} call(s) in flight; an outcome must come from a "
             "call admitted in this episode or an earlier one"
         )
-    rule = matches[0]
-    check_transition(name, state.phase, rule.target, event.kind)
-    new = replace(state, phase=rule.target, **rule.update(state, event, config))
+    rule, legal = matches[0]
+    if not legal:
+        check_transition(name, state.phase, rule.target, event.kind)
+    changes = rule.update(state, event, config)
+    if changes or rule.target is not state.phase:
+        new = replace(state, phase=rule.target, **changes)
+    else:
+        new = state
 
     out: Output
     if rule.output == "admit":

@@ -1,0 +1,1115 @@
+r"""Circuit-breaker obligations on the specification: D2.5, D2.6, T1.2, T2.3.
+
+The specification's breaker is a table of rules (:mod:`spec.breaker`). Each
+rule's guard and update are written with comparisons and arithmetic only, so
+this module applies *the rules themselves* to Z3 terms: a symbolic state, a
+symbolic event and a symbolic configuration (threshold, recovery timeout,
+probes and success threshold are all unknowns). What Z3 proves about the rules
+therefore holds for every configuration, at every time, and for the step
+function, which does nothing but find the one applicable rule and apply it.
+
+- D2.5, D2.6: every rule's transition is in the table of legal transitions;
+  every other transition is refused with an error naming what was refused;
+  on every state satisfying the invariant exactly one rule applies to a
+  well-formed event and the invariant is inductive; late (stale) outcomes
+  change nothing; cancelled and ignored outcomes only release their permit.
+- T1.2: the three named states are not a Markov state (two histories of equal
+  length reach the same named state and part on the same event); the full
+  state is (the table is functional, and the step function never answers two
+  ways for one state and event).
+- T2.3: against a dependency that fails every call, the calls admitted in a
+  window of length T are at most ``threshold + c - 1 + probes * H`` with
+  ``H * recovery <= T`` (``c`` the most calls in flight at once; ``c = 1``
+  gives the form ``threshold + floor(T / recovery) * probes``), proved by an
+  inductive invariant over real time; a disabled breaker (no breaker) admits
+  more; and in a cascading-failure model the breaker lowers the probability of
+  the caller's own failure, with confidence intervals from simulation.
+
+The failure-rate policy reads a tuple of outcomes, which Z3 does not model
+here; its rules are checked by exhaustive enumeration of small windows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from types import SimpleNamespace
+from typing import Any
+
+import z3
+
+from proofs.obligation import Method, obligation
+from proofs.profiles import Profile
+from proofs.solvers import prove
+from proofs.verdict import JSONValue, Outcome, Verdict
+
+SUBJECT = "spec.breaker"
+
+#: The state fields the Z3 encoding models (the rate window is not one).
+FIELDS = ("episode", "failures", "opened_at", "in_flight", "successes")
+
+
+# The Z3 encoding of the rule table ------------------------------------------
+
+_SORTS: dict[tuple[str, ...], tuple[Any, dict[str, Any]]] = {}
+
+
+def _enum(name: str, values: Iterable[str]) -> tuple[Any, dict[str, Any]]:
+    """An enumeration sort, declared once per set of values (Z3 refuses twice)."""
+    key = (name, *values)
+    if key not in _SORTS:
+        sort, consts = z3.EnumSort(f"{name}{len(_SORTS)}", list(key[1:]))
+        _SORTS[key] = (sort, dict(zip(key[1:], consts, strict=True)))
+    return _SORTS[key]
+
+
+def _and(conditions: Iterable[Any]) -> Any:
+    items = list(conditions)
+    return z3.And(*items) if items else z3.BoolVal(True)
+
+
+def _or(conditions: Iterable[Any]) -> Any:
+    items = list(conditions)
+    return z3.Or(*items) if items else z3.BoolVal(False)
+
+
+class Encoding:
+    """The subject's rules over symbolic states, events and configurations."""
+
+    def __init__(self, q: Any) -> None:
+        self.q = q
+        self.phase_sort, self.P = _enum("Phase", [p.value for p in q.Phase])
+        self.kind_sort, self.K = _enum("Kind", sorted(q.EVENT_KINDS))
+
+    def state(self, name: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            phase=z3.Const(f"{name}.phase", self.phase_sort),
+            episode=z3.Int(f"{name}.episode"),
+            failures=z3.Int(f"{name}.failures"),
+            window=(),
+            opened_at=z3.Real(f"{name}.opened_at"),
+            in_flight=z3.Int(f"{name}.in_flight"),
+            successes=z3.Int(f"{name}.successes"),
+        )
+
+    def event(self, name: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            kind=z3.Const(f"{name}.kind", self.kind_sort),
+            now=z3.Real(f"{name}.now"),
+            episode=z3.Int(f"{name}.episode"),
+        )
+
+    def config(self) -> SimpleNamespace:
+        return SimpleNamespace(
+            failure_threshold=z3.Int("threshold"),
+            recovery_timeout=z3.Real("recovery"),
+            half_open_probes=z3.Int("probes"),
+            success_threshold=z3.Int("success_threshold"),
+            failure_rate=None,
+        )
+
+    @staticmethod
+    def config_ok(c: Any) -> Any:
+        return z3.And(
+            c.failure_threshold >= 1,
+            c.recovery_timeout > 0,
+            c.half_open_probes >= 1,
+            c.success_threshold >= 1,
+        )
+
+    def is_phase(self, s: Any, *phases: Any) -> Any:
+        return _or(s.phase == self.P[p.value] for p in phases)
+
+    def is_kind(self, e: Any, kinds: Iterable[str]) -> Any:
+        return _or(e.kind == self.K[k] for k in sorted(kinds))
+
+    def applies(self, rule: Any, s: Any, e: Any, c: Any) -> Any:
+        return z3.And(
+            s.phase == self.P[rule.source.value],
+            self.is_kind(e, rule.events),
+            _and(rule.guard(s, e, c)),
+        )
+
+    def effect(self, rule: Any, s: Any, e: Any, c: Any, s2: Any) -> Any:
+        update = dict(rule.update(s, e, c))
+        if update.pop("window", ()) != ():
+            raise ValueError(f"rule {rule.name} updates the window, not modelled")
+        unknown = set(update) - set(FIELDS)
+        if unknown:
+            raise ValueError(f"rule {rule.name} updates unmodelled {sorted(unknown)}")
+        return _and(
+            [
+                s2.phase == self.P[rule.target.value],
+                *(getattr(s2, f) == update.get(f, getattr(s, f)) for f in FIELDS),
+            ]
+        )
+
+    def invariant(self, s: Any, c: Any) -> Any:
+        return _and(
+            z3.Implies(self.is_phase(s, *phases), _and(conditions(s, c)))
+            for phases, conditions in self.q.INVARIANT
+        )
+
+    def well_formed(self, s: Any, e: Any) -> Any:
+        """An outcome names an episode no later than the state's; one of the
+        current episode comes from a call in flight; the clock reads >= 0."""
+        return z3.And(
+            e.episode >= 0,
+            e.episode <= s.episode,
+            e.now >= 0,
+            z3.Implies(
+                z3.And(self.is_kind(e, self.q.OUTCOMES), e.episode == s.episode),
+                s.in_flight >= 1,
+            ),
+        )
+
+    def same(self, s: Any, s2: Any, **changed: Any) -> Any:
+        return _and(
+            [
+                s2.phase == s.phase,
+                *(getattr(s2, f) == changed.get(f, getattr(s, f)) for f in FIELDS),
+            ]
+        )
+
+
+def _consecutive_rules(q: Any) -> tuple[Any, ...]:
+    return tuple(q.rules_for(q.Config()))
+
+
+def _answer_verdict(answer: Any, what: str, extra: dict[str, JSONValue]) -> Verdict:
+    if answer.status == "refuted":
+        return Verdict.refuted(
+            "Z3 over the rule table",
+            {**extra, "claim": what, "model": answer.counterexample},
+        )
+    return Verdict.unknown("Z3", f"{what}: {answer.reason}")
+
+
+# D2.5 ------------------------------------------------------------------------
+
+
+@obligation(
+    "D2.5/rules-within-table",
+    reading="Every rule of the breaker, for each event kind it handles, moves "
+    "between a (from, to) pair that the table of legal transitions lists for "
+    "that event; the table contains the source's cycle closed -> open -> "
+    "half-open -> closed or open.",
+    formal=r"\forall r \in \mathrm{Rules},\ k \in r.\mathrm{events}:\ "
+    r"k \in \mathrm{Legal}(r.\mathrm{from}, r.\mathrm{to})",
+    method=Method.EXHAUSTIVE,
+    expected=Outcome.PROVED,
+    subject=SUBJECT,
+)
+def _rules_within_table(q: Any, profile: Profile) -> Verdict:
+    checked = 0
+    bad = []
+    tables = {"consecutive": q.CONSECUTIVE_RULES, "rate": q.RATE_RULES}
+    for policy, rules in tables.items():
+        for rule in rules:
+            for kind in sorted(rule.events):
+                checked += 1
+                allowed = q.TRANSITIONS.get((rule.source, rule.target), frozenset())
+                if kind not in allowed or kind not in q.EVENT_KINDS:
+                    bad.append(
+                        {
+                            "policy": policy,
+                            "rule": rule.name,
+                            "transition": f"{rule.source.value} -> {rule.target.value}",
+                            "event": kind,
+                            "table allows": sorted(allowed),
+                        }
+                    )
+    cycle = [
+        (q.Phase.CLOSED, q.Phase.OPEN, "failure"),
+        (q.Phase.OPEN, q.Phase.HALF_OPEN, "request"),
+        (q.Phase.HALF_OPEN, q.Phase.CLOSED, "success"),
+        (q.Phase.HALF_OPEN, q.Phase.OPEN, "failure"),
+    ]
+    for source, target, kind in cycle:
+        if kind not in q.TRANSITIONS.get((source, target), frozenset()):
+            bad.append(
+                {
+                    "missing from the table": f"{source.value} -> {target.value}",
+                    "event": kind,
+                }
+            )
+    if bad:
+        return Verdict.refuted(
+            "enumeration of the rule table", bad, searched={"rule events": checked}
+        )
+    return Verdict.proved(
+        "enumeration of every rule and event kind of both rule tables",
+        bounds=f"all {checked} (rule, event kind) pairs",
+    )
+
+
+# D2.6 ------------------------------------------------------------------------
+
+
+@obligation(
+    "D2.6/illegal-transitions-refused",
+    reading="For every pair of phases and every event kind, the transition check "
+    "accepts exactly the transitions the table lists and refuses every other "
+    "with an error that names the breaker, both phases and the event.",
+    method=Method.EXHAUSTIVE,
+    expected=Outcome.PROVED,
+    subject=SUBJECT,
+)
+def _illegal_refused(q: Any, profile: Profile) -> Verdict:
+    bad = []
+    triples = 0
+    for source, target in itertools.product(q.Phase, repeat=2):
+        for kind in sorted(q.EVENT_KINDS):
+            triples += 1
+            legal = kind in q.TRANSITIONS.get((source, target), frozenset())
+            try:
+                q.check_transition("payments", source, target, kind)
+            except q.IllegalTransition as exc:
+                message = str(exc)
+                missing = [
+                    part
+                    for part in ("payments", source.value, target.value, kind)
+                    if part not in message
+                ]
+                if legal:
+                    bad.append(
+                        {
+                            "transition": f"{source.value} -> {target.value}",
+                            "event": kind,
+                            "problem": "listed in the table but refused",
+                        }
+                    )
+                elif missing:
+                    bad.append(
+                        {
+                            "transition": f"{source.value} -> {target.value}",
+                            "event": kind,
+                            "problem": f"the error does not name {missing}",
+                            "error": message,
+                        }
+                    )
+                continue
+            if not legal:
+                bad.append(
+                    {
+                        "transition": f"{source.value} -> {target.value}",
+                        "event": kind,
+                        "problem": "not in the table but accepted",
+                    }
+                )
+    if bad:
+        return Verdict.refuted(
+            "enumeration of all transitions", bad[:5], searched={"triples": triples}
+        )
+    return Verdict.proved(
+        "enumeration of every (from, to, event) triple",
+        bounds=f"all {triples} triples of {len(q.Phase)} phases and "
+        f"{len(q.EVENT_KINDS)} event kinds",
+    )
+
+
+def _rate_rules_exhaustive(q: Any, max_window: int) -> tuple[str | None, int]:
+    """Exactly one rate-policy rule applies to each closed-phase outcome."""
+    cases = 0
+    for window in range(1, max_window + 1):
+        for min_calls in range(1, window + 1):
+            for rate in (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), Fraction(1)):
+                c = q.Config(failure_rate=rate, window=window, min_calls=min_calls)
+                rules = q.rules_for(c)
+                for n in range(window + 1):
+                    for outcomes in itertools.product((False, True), repeat=n):
+                        s = q.BreakerState(window=outcomes, in_flight=1)
+                        for kind in sorted(q.OUTCOMES):
+                            cases += 1
+                            e = q.outcome(kind, 0, 1)
+                            found = q.applicable(s, e, c, rules)
+                            if len(found) != 1:
+                                return (
+                                    f"rate {rate}, window {window}, min_calls "
+                                    f"{min_calls}, outcomes {list(outcomes)}, "
+                                    f"{kind}: rules {[r.name for r in found]}"
+                                ), cases
+    return None, cases
+
+
+@obligation(
+    "D2.6/transition-is-a-function",
+    reading="On every state satisfying the breaker's invariant and every "
+    "well-formed event (an outcome names an episode no later than the "
+    "state's), exactly one rule applies, and the state it produces satisfies "
+    "the invariant again; so the breaker is a total function State x Event -> "
+    "State on its reachable states, for every configuration.",
+    formal=r"\forall s, e, c:\ \mathrm{Inv}(s) \land \mathrm{WF}(s, e) "
+    r"\Rightarrow \exists!\, r:\ r \text{ applies} \land "
+    r"\mathrm{Inv}(r(s, e))",
+    method=Method.Z3,
+    expected=Outcome.PROVED,
+    subject=SUBJECT,
+    assumptions=("the clock never reads below 0",),
+)
+def _transition_function(q: Any, profile: Profile) -> Verdict:
+    enc = Encoding(q)
+    s, s2, e, c = enc.state("s"), enc.state("next"), enc.event("e"), enc.config()
+    pre = (enc.config_ok(c), enc.invariant(s, c), enc.well_formed(s, e))
+    rules = _consecutive_rules(q)
+    timeout = profile.solver_timeout_ms
+    queries = 0
+
+    queries += 1
+    total = prove(
+        _or(enc.applies(r, s, e, c) for r in rules), assumptions=pre, timeout_ms=timeout
+    )
+    if not total.proved:
+        return _answer_verdict(total, "some rule applies", {})
+
+    for r1, r2 in itertools.combinations(rules, 2):
+        if r1.source is not r2.source or not (r1.events & r2.events):
+            continue
+        queries += 1
+        answer = prove(
+            z3.Not(z3.And(enc.applies(r1, s, e, c), enc.applies(r2, s, e, c))),
+            assumptions=pre,
+            timeout_ms=timeout,
+        )
+        if not answer.proved:
+            return _answer_verdict(
+                answer, "at most one rule applies", {"rules": [r1.name, r2.name]}
+            )
+
+    for rule in rules:
+        queries += 1
+        answer = prove(
+            enc.invariant(s2, c),
+            assumptions=(
+                *pre,
+                enc.applies(rule, s, e, c),
+                enc.effect(rule, s, e, c, s2),
+            ),
+            timeout_ms=timeout,
+        )
+        if not answer.proved:
+            return _answer_verdict(
+                answer, "the rule keeps the invariant", {"rule": rule.name}
+            )
+
+    problem, cases = _rate_rules_exhaustive(q, max_window=min(4, profile.max_n))
+    if problem is not None:
+        return Verdict.refuted(
+            "enumeration of the failure-rate rules",
+            {"claim": "exactly one rule applies", "case": problem},
+            searched={"cases": cases},
+        )
+    return Verdict.proved(
+        "Z3 over the consecutive-failure rule table; enumeration for the "
+        "failure-rate rules",
+        bounds="consecutive policy: all states, events and configurations; "
+        f"rate policy: windows up to {min(4, profile.max_n)} ({cases} cases)",
+        detail=f"{queries} Z3 queries: totality, pairwise exclusion of rules "
+        "with a common source and event, and preservation of the invariant by "
+        "each rule. The rules common to both policies are covered by Z3.",
+    )
+
+
+def _outcome_queries(
+    q: Any, profile: Profile, kinds: frozenset[str], stale: bool
+) -> tuple[Verdict | None, int]:
+    enc = Encoding(q)
+    s, s2, e, c = enc.state("s"), enc.state("next"), enc.event("e"), enc.config()
+    episode = e.episode < s.episode if stale else e.episode == s.episode
+    pre = (
+        enc.config_ok(c),
+        enc.invariant(s, c),
+        enc.well_formed(s, e),
+        enc.is_kind(e, kinds),
+        episode,
+    )
+    queries = 0
+    for rule in _consecutive_rules(q):
+        if not rule.events & kinds:
+            continue
+        queries += 1
+        expected = (
+            enc.same(s, s2) if stale else enc.same(s, s2, in_flight=s.in_flight - 1)
+        )
+        answer = prove(
+            expected,
+            assumptions=(
+                *pre,
+                enc.applies(rule, s, e, c),
+                enc.effect(rule, s, e, c, s2),
+            ),
+            timeout_ms=profile.solver_timeout_ms,
+        )
+        if not answer.proved:
+            what = (
+                "a stale outcome changes nothing"
+                if stale
+                else "a neutral outcome only releases its permit"
+            )
+            return _answer_verdict(answer, what, {"rule": rule.name}), queries
+    return None, queries
+
+
+@obligation(
+    "D2.6/stale-outcomes-change-nothing",
+    reading="An outcome of a call admitted in an earlier episode (a call that "
+    "was still running when the breaker changed state) leaves the whole state "
+    "as it was: a late failure cannot extend a break, trip a breaker that "
+    "closed since, or reopen one; a late success cannot close one.",
+    formal=r"e.\mathrm{episode} < s.\mathrm{episode} \Rightarrow "
+    r"\delta(s, e) = s",
+    method=Method.Z3,
+    expected=Outcome.PROVED,
+    subject=SUBJECT,
+)
+def _stale_outcomes(q: Any, profile: Profile) -> Verdict:
+    failed, queries = _outcome_queries(q, profile, q.OUTCOMES, stale=True)
+    if failed is not None:
+        return failed
+    return Verdict.proved(
+        "Z3 over the rule table",
+        bounds="all states, outcome kinds, episodes and configurations",
+        detail=f"{queries} rules handle outcomes; each was shown to leave a "
+        "stale outcome's state unchanged.",
+    )
+
+
+@obligation(
+    "D2.6/neutral-outcomes-release-only",
+    reading="A cancelled call, and a call that raised an exception the breaker "
+    "does not count (ignored), release their permit and change nothing else: "
+    "neither success nor failure.",
+    formal=r"e \in \{\mathrm{cancelled}, \mathrm{ignored}\},\ "
+    r"e.\mathrm{episode} = s.\mathrm{episode} \Rightarrow "
+    r"\delta(s, e) = s[\mathrm{in\_flight} := \mathrm{in\_flight} - 1]",
+    method=Method.Z3,
+    expected=Outcome.PROVED,
+    subject=SUBJECT,
+)
+def _neutral_outcomes(q: Any, profile: Profile) -> Verdict:
+    failed, queries = _outcome_queries(q, profile, q.NEUTRAL, stale=False)
+    if failed is not None:
+        return failed
+    return Verdict.proved(
+        "Z3 over the rule table",
+        bounds="all states and configurations",
+        detail=f"{queries} rules handle cancelled or ignored outcomes.",
+    )
+
+
+# T1.2 ------------------------------------------------------------------------
+
+#: One tick each: a call that succeeds, a call that fails, or nothing.
+_TICKS = ("call succeeds", "call fails", "idle")
+
+
+def _tick(q: Any, c: Any, s: Any, now: int, what: str) -> Any:
+    """One tick of a sequential caller: the call (if any) begins and ends now."""
+    if what == "idle":
+        return s
+    out, s = q.step(s, q.request(now), c, q.rules_for(c))
+    if isinstance(out, q.Admit):
+        kind = "success" if what == "call succeeds" else "failure"
+        _, s = q.step(s, q.outcome(kind, out.episode, now), c, q.rules_for(c))
+    return s
+
+
+@obligation(
+    "T1.2/named-states-not-markov",
+    reading="Taking the breaker's three named states as the state, the next "
+    "state is not a function of the present state and the event: two histories "
+    "of the same length end in the same named state, and the same next event "
+    "takes them to different named states. (A sequential caller makes at most "
+    "one call per tick; threshold 2, recovery 2 ticks.)",
+    formal=r"\exists h_1, h_2, e:\ \mathrm{phase}(h_1) = \mathrm{phase}(h_2) "
+    r"\land \mathrm{phase}(h_1 e) \ne \mathrm{phase}(h_2 e)",
+    method=Method.EXHAUSTIVE,
+    expected=Outcome.REFUTED,
+    subject=SUBJECT,
+)
+def _named_not_markov(q: Any, profile: Profile) -> Verdict:
+    c = q.Config(failure_threshold=2, recovery_timeout=2)
+    depth = max(3, min(profile.max_n, 7))
+    layer: dict[tuple[str, ...], Any] = {(): q.BreakerState()}
+    histories = 0
+    for length in range(depth):
+        seen: dict[tuple[str, str], tuple[tuple[str, ...], Any, Any]] = {}
+        for history, s in sorted(layer.items()):
+            histories += 1
+            for what in _TICKS:
+                after = _tick(q, c, s, length, what)
+                key = (s.phase.value, what)
+                if key in seen and seen[key][2].phase is not after.phase:
+                    other, other_state, other_after = seen[key]
+                    return Verdict.refuted(
+                        "breadth-first enumeration of histories",
+                        {
+                            "history 1": list(other),
+                            "history 2": list(history),
+                            "both end in": s.phase.value,
+                            "next event": what,
+                            "history 1 then": other_after.phase.value,
+                            "history 2 then": after.phase.value,
+                            "full state 1": _describe_state(other_state),
+                            "full state 2": _describe_state(s),
+                        },
+                        searched={"histories": histories, "max_length": length},
+                        detail="The named state forgets what decides the next "
+                        "step (the failure count, the opening time); the full "
+                        "state keeps it (T1.2/full-state-is-markov).",
+                    )
+                seen.setdefault(key, (history, s, after))
+        layer = {
+            (*h, what): _tick(q, c, s, length, what)
+            for h, s in layer.items()
+            for what in _TICKS
+        }
+    return Verdict.checked(
+        "breadth-first enumeration of histories",
+        searched={"histories": histories, "max_length": depth},
+        detail="No two histories of equal length parted from one named state.",
+    )
+
+
+def _describe_state(s: Any) -> dict[str, JSONValue]:
+    return {
+        "phase": s.phase.value,
+        "episode": s.episode,
+        "failures": s.failures,
+        "window": list(s.window),
+        "opened_at": str(s.opened_at),
+        "in_flight": s.in_flight,
+        "successes": s.successes,
+    }
+
+
+def _label(event: Any) -> str:
+    return f"{event.kind}@{event.now}" + (
+        f"/episode {event.episode}"
+        if event.kind in ("success", "failure", "ignored", "cancelled")
+        else ""
+    )
+
+
+def _events_from(q: Any, s: Any, now: int) -> Iterator[Any]:
+    """Well-formed events at ``now``: a request, outcomes, controls."""
+    yield q.request(now)
+    if s.in_flight:
+        for kind in sorted(q.OUTCOMES):
+            yield q.outcome(kind, s.episode, now)
+    if s.episode:
+        yield q.outcome("failure", s.episode - 1, now)
+        yield q.outcome("success", s.episode - 1, now)
+    for kind in sorted(q.CONTROLS):
+        yield q.control(kind, now)
+
+
+@obligation(
+    "T1.2/full-state-is-markov",
+    reading="With the full state (phase, episode, failure count or window, "
+    "opening time, calls in flight, probe successes) the next state is a "
+    "function of the present state and the event: the rule table is "
+    "functional for every configuration (Z3), and the step function, run along "
+    "every history up to a bound, never answers two ways for one state and "
+    "event.",
+    formal=r"s_1 = s_2 \Rightarrow \delta(s_1, e) = \delta(s_2, e)",
+    method=Method.Z3,
+    expected=Outcome.PROVED,
+    subject=SUBJECT,
+)
+def _full_state_markov(q: Any, profile: Profile) -> Verdict:
+    enc = Encoding(q)
+    s, e, c = enc.state("s"), enc.event("e"), enc.config()
+    pre = (enc.config_ok(c), enc.invariant(s, c), enc.well_formed(s, e))
+    rules = _consecutive_rules(q)
+    pairs = 0
+    for r1, r2 in itertools.combinations(rules, 2):
+        if r1.source is not r2.source or not (r1.events & r2.events):
+            continue
+        pairs += 1
+        answer = prove(
+            z3.Not(z3.And(enc.applies(r1, s, e, c), enc.applies(r2, s, e, c))),
+            assumptions=pre,
+            timeout_ms=profile.solver_timeout_ms,
+        )
+        if not answer.proved:
+            return _answer_verdict(
+                answer, "one rule per state and event", {"rules": [r1.name, r2.name]}
+            )
+
+    configs = [
+        q.Config(failure_threshold=2, recovery_timeout=2, half_open_probes=2),
+        q.Config(
+            failure_rate=Fraction(1, 2), window=2, min_calls=2, recovery_timeout=1
+        ),
+    ]
+    depth = max(3, min(profile.max_n, 5))
+    steps = 0
+    for c_concrete in configs:
+        rules_c = q.rules_for(c_concrete)
+        answers: dict[tuple[Any, Any], tuple[Any, list[str]]] = {}
+        layer: list[tuple[Any, list[Any]]] = [(q.BreakerState(), [])]
+        for now in range(depth):
+            following: dict[Any, list[list[Any]]] = {}
+            for state, history in layer:
+                for event in _events_from(q, state, now):
+                    # Replay the history, then the event, so that the step
+                    # function sees the calls in the order the history made.
+                    replayed = q.BreakerState()
+                    for earlier in history:
+                        steps += 1
+                        replayed = q.step(replayed, earlier, c_concrete, rules_c)[1]
+                    if replayed != state:
+                        return Verdict.refuted(
+                            "enumeration of the step function",
+                            {
+                                "history": [_label(x) for x in history],
+                                "first run ended in": _describe_state(state),
+                                "replay ended in": _describe_state(replayed),
+                            },
+                            searched={"steps": steps},
+                            detail="The same events from the same state gave "
+                            "two different states.",
+                        )
+                    steps += 1
+                    result = q.step(replayed, event, c_concrete, rules_c)
+                    key = (state, event)
+                    labels = [_label(x) for x in (*history, event)]
+                    if key in answers and answers[key][0] != result:
+                        return Verdict.refuted(
+                            "enumeration of the step function",
+                            {
+                                "state": _describe_state(state),
+                                "event": labels[-1],
+                                "history 1": answers[key][1],
+                                "history 2": labels[:-1],
+                                "answers differ": [
+                                    repr(answers[key][0][0]),
+                                    repr(result[0]),
+                                ],
+                            },
+                            searched={"steps": steps},
+                        )
+                    answers.setdefault(key, (result, labels[:-1]))
+                    # Keep a few histories per state, ending differently.
+                    kept = following.setdefault(result[1], [])
+                    if len(kept) < 3 and all(h[-1].kind != event.kind for h in kept):
+                        kept.append([*history, event])
+            layer = [
+                (state, history)
+                for state, histories in sorted(
+                    following.items(), key=lambda item: repr(item[0])
+                )
+                for history in histories
+            ]
+    return Verdict.proved(
+        "Z3 over the rule table, and enumeration of the step function",
+        bounds="table: all states, events and configurations; step function: "
+        f"{steps} steps along histories of up to {depth} ticks, two "
+        "configurations",
+        detail=f"{pairs} pairs of rules with a common source and event are "
+        "mutually exclusive, so at most one rule, hence one next state, "
+        "answers each full state and event.",
+    )
+
+
+# T2.3: the provable core ---------------------------------------------------------
+
+
+def _ghost(name: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        admitted=z3.Int(f"{name}.admitted"),
+        half_opens=z3.Int(f"{name}.half_opens"),
+        half_opens_x_recovery=z3.Real(f"{name}.half_opens_x_recovery"),
+        half_opens_x_probes=z3.Int(f"{name}.half_opens_x_probes"),
+        running=z3.Int(f"{name}.running"),
+        now=z3.Real(f"{name}.now"),
+    )
+
+
+def _bound_invariant(enc: Encoding, s: Any, g: Any, c: Any, v: Any) -> Any:
+    P = enc.q.Phase
+    bound = c.failure_threshold + v["c"] - 1 + g.half_opens_x_probes
+    return _and(
+        [
+            enc.invariant(s, c),
+            enc.is_phase(s, P.CLOSED, P.OPEN, P.HALF_OPEN),
+            g.admitted >= 0,
+            g.half_opens >= 0,
+            s.in_flight >= 0,
+            s.in_flight <= g.running,
+            g.running <= v["c"],
+            g.half_opens_x_recovery <= g.now,
+            s.opened_at <= g.now,
+            z3.Implies(
+                enc.is_phase(s, P.CLOSED),
+                z3.And(
+                    g.half_opens == 0,
+                    g.half_opens_x_probes == 0,
+                    g.admitted + v["B0"] == s.failures + s.in_flight,
+                ),
+            ),
+            z3.Implies(
+                enc.is_phase(s, P.OPEN),
+                z3.And(
+                    s.opened_at >= g.half_opens_x_recovery,
+                    g.admitted <= bound,
+                ),
+            ),
+            z3.Implies(
+                enc.is_phase(s, P.HALF_OPEN),
+                z3.And(
+                    g.half_opens >= 1,
+                    s.successes == 0,
+                    g.admitted <= bound - c.half_open_probes + s.in_flight,
+                ),
+            ),
+        ]
+    )
+
+
+@obligation(
+    "T2.3/failing-dependency-calls-bounded",
+    reading="Against a dependency that fails every call, from a closed breaker, "
+    "the calls admitted in a window of length T are at most threshold + c - 1 + "
+    "probes * H, where H is the number of half-open periods begun and H * "
+    "recovery <= T; c is the most calls in flight at once. With one call at a "
+    "time this is threshold + floor(T / recovery) * probes, which is at most "
+    "the source-shaped bound threshold + ceil(T / recovery) * probes.",
+    formal=r"A(T) \le \theta + c - 1 + \pi H,\quad H \rho \le T"
+    r"\quad(c = 1:\ A(T) \le \theta + \lfloor T/\rho \rfloor\, \pi)",
+    method=Method.Z3,
+    expected=Outcome.PROVED,
+    subject=SUBJECT,
+    assumptions=(
+        "every call to the dependency fails with a counted failure (none is "
+        "cancelled or ignored)",
+        "nobody forces, disables or resets the breaker in the window",
+        "at most c calls are in flight at once",
+    ),
+)
+def _failing_dependency_bound(q: Any, profile: Profile) -> Verdict:
+    enc = Encoding(q)
+    v = {"c": z3.Int("calls_at_once"), "B0": z3.Int("start_failures_plus_in_flight")}
+    P = q.Phase
+    s, s2, e, c = enc.state("s"), enc.state("next"), enc.event("e"), enc.config()
+    g, g2 = _ghost("g"), _ghost("next_g")
+    rules = [r for r in _consecutive_rules(q) if r.events & {"request", "failure"}]
+    timeout = profile.solver_timeout_ms
+    world = (enc.config_ok(c), v["c"] >= 1, v["B0"] >= 0)
+
+    # Initially: closed, some failures and calls in flight, nothing admitted yet.
+    init = prove(
+        _bound_invariant(enc, s, g, c, v),
+        assumptions=(
+            *world,
+            s.phase == enc.P[P.CLOSED.value],
+            s.episode >= 0,
+            s.failures >= 0,
+            s.failures < c.failure_threshold,
+            s.in_flight >= 0,
+            s.in_flight <= v["c"],
+            s.successes == 0,
+            s.opened_at == 0,
+            g.now == 0,
+            g.admitted == 0,
+            g.half_opens == 0,
+            g.half_opens_x_recovery == 0,
+            g.half_opens_x_probes == 0,
+            g.running == s.in_flight,
+            v["B0"] == s.failures + s.in_flight,
+        ),
+        timeout_ms=timeout,
+    )
+    if not init.proved:
+        return _answer_verdict(init, "the invariant holds at the start", {})
+
+    queries = 1
+    for rule in rules:
+        for kind in sorted(rule.events & {"request", "failure"}):
+            admits = rule.output == "admit"
+            probe = rule.source is P.OPEN and rule.target is P.HALF_OPEN
+            if kind == "request":
+                world_event = z3.And(g.running < v["c"], e.episode == 0)
+                running = g.running + (1 if admits else 0)
+            else:
+                # The failure of a call in flight: of this episode, or stale.
+                world_event = z3.And(
+                    g.running >= 1,
+                    z3.Or(
+                        z3.And(e.episode == s.episode, s.in_flight >= 1),
+                        z3.And(e.episode < s.episode, g.running > s.in_flight),
+                    ),
+                )
+                running = g.running - 1
+            step_ok = z3.And(
+                e.kind == enc.K[kind],
+                e.now >= g.now,
+                enc.well_formed(s, e),
+                world_event,
+                enc.applies(rule, s, e, c),
+                enc.effect(rule, s, e, c, s2),
+                g2.now == e.now,
+                g2.admitted == g.admitted + (1 if admits else 0),
+                g2.half_opens == g.half_opens + (1 if probe else 0),
+                g2.half_opens_x_recovery
+                == g.half_opens_x_recovery + (c.recovery_timeout if probe else 0),
+                g2.half_opens_x_probes
+                == g.half_opens_x_probes + (c.half_open_probes if probe else 0),
+                g2.running == running,
+            )
+            queries += 1
+            answer = prove(
+                _bound_invariant(enc, s2, g2, c, v),
+                assumptions=(*world, _bound_invariant(enc, s, g, c, v), step_ok),
+                timeout_ms=timeout,
+            )
+            if not answer.proved:
+                return _answer_verdict(
+                    answer,
+                    "each step keeps the bound's invariant",
+                    {"rule": rule.name, "event": kind},
+                )
+
+    # The invariant gives the bound in every phase, and H * recovery <= now.
+    queries += 1
+    bound = c.failure_threshold + v["c"] - 1 + g.half_opens_x_probes
+    final = prove(
+        z3.And(g.admitted <= bound, g.half_opens_x_recovery <= g.now),
+        assumptions=(*world, _bound_invariant(enc, s, g, c, v)),
+        timeout_ms=timeout,
+    )
+    if not final.proved:
+        return _answer_verdict(final, "the invariant implies the bound", {})
+
+    # With H * recovery <= T and H an integer: H <= floor(T / recovery), and
+    # probes * H <= probes * ceil(T / recovery).
+    h, k, t_end = z3.Int("H"), z3.Int("k"), z3.Real("T")
+    queries += 1
+    floor_step = prove(
+        z3.And(h <= k, c.half_open_probes * h <= c.half_open_probes * k),
+        assumptions=(
+            enc.config_ok(c),
+            h >= 0,
+            h * c.recovery_timeout <= t_end,
+            k * c.recovery_timeout <= t_end,
+            (k + 1) * c.recovery_timeout > t_end,
+        ),
+        timeout_ms=timeout,
+    )
+    if not floor_step.proved:
+        return _answer_verdict(floor_step, "H <= floor(T / recovery)", {})
+
+    return Verdict.proved(
+        "Z3, an inductive invariant over real time and symbolic configuration",
+        bounds="every threshold, recovery time, probe budget, window length T "
+        "and concurrency c >= 1",
+        detail=f"{queries} queries. Ghost variables count the admitted calls A, "
+        "the half-open periods begun H, and H * recovery and H * probes (kept "
+        "as their own variables so that every step is linear). The invariant: "
+        "closed, A = failures + in flight - (failures and calls in flight at "
+        "the start); open, A <= threshold + c - 1 + H * probes and the break "
+        "began at or after H * recovery; half-open, A <= threshold + c - 1 + "
+        "(H - 1) * probes + probes in flight. Z3 shows the start satisfies it "
+        "and every request or failure the world can produce keeps it; the "
+        "bound follows, and the last query turns H * recovery <= T into "
+        "H <= floor(T / recovery).",
+    )
+
+
+def _failing_run(q: Any, c: Any, state: Any, t_end: int, calls_per_tick: int) -> int:
+    """Calls admitted in [0, t_end) to a dependency that fails each at once."""
+    rules = q.rules_for(c)
+    admitted = 0
+    for now in range(t_end):
+        for _ in range(calls_per_tick):
+            out, state = q.step(state, q.request(now), c, rules)
+            if isinstance(out, q.Admit):
+                admitted += 1
+                _, state = q.step(
+                    state, q.outcome("failure", out.episode, now), c, rules
+                )
+    return admitted
+
+
+@obligation(
+    "T2.3/unbounded-without-breaker",
+    reading="Without a breaker (the breaker disabled, so that every call goes "
+    "through) the calls that reach a failing dependency in a window are not "
+    "bounded by threshold + floor(T / recovery) * probes: they grow with the "
+    "callers' rate, while the same callers through an enabled breaker stay "
+    "within the bound.",
+    formal=r"\exists T:\ A_{\mathrm{none}}(T) > \theta + "
+    r"\lfloor T/\rho \rfloor\, \pi",
+    method=Method.SIMULATION,
+    expected=Outcome.REFUTED,
+    subject=SUBJECT,
+    assumptions=("every call to the dependency fails at once",),
+)
+def _unbounded_without(q: Any, profile: Profile) -> Verdict:
+    c = q.Config(failure_threshold=3, recovery_timeout=10, half_open_probes=1)
+    tried = []
+    for t_end in (10, 30, 60):
+        bound = c.failure_threshold + (t_end // c.recovery_timeout) * 1
+        with_breaker = _failing_run(q, c, q.BreakerState(), t_end, 1)
+        _, disabled = q.step(q.BreakerState(), q.control("disable", 0), c)
+        without = _failing_run(q, c, disabled, t_end, 1)
+        tried.append(t_end)
+        if with_breaker > bound:
+            return Verdict.unknown(
+                "simulation of the specification",
+                f"the enabled breaker itself admitted {with_breaker} calls in "
+                f"T = {t_end}, over the bound {bound}; the comparison would not "
+                "isolate the breaker",
+            )
+        if without > bound:
+            return Verdict.refuted(
+                "simulation of the specification",
+                {
+                    "T (ticks)": t_end,
+                    "threshold": c.failure_threshold,
+                    "recovery": c.recovery_timeout,
+                    "probes": c.half_open_probes,
+                    "bound threshold + floor(T/recovery) * probes": bound,
+                    "calls admitted through the breaker": with_breaker,
+                    "calls admitted without it": without,
+                },
+                searched={"windows": tried},
+                detail="One call per tick, each failing at once. Without a "
+                "breaker every call reaches the dependency, T of them in a "
+                "window of T ticks; no constant bounds that.",
+            )
+    return Verdict.checked(
+        "simulation of the specification",
+        searched={"windows": tried},
+        detail="The disabled breaker stayed within the bound.",
+    )
+
+
+# T2.3: the probability claim -----------------------------------------------------
+
+
+def _wilson(successes: int, n: int, z: float = 2.576) -> tuple[float, float]:
+    """Wilson score interval (99% by default) for a binomial proportion."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    limit, k, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        k += 1
+        product *= rng.random()
+    return k
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """The cascading-failure model; see the reading of the obligation below."""
+
+    ticks: int = 120
+    arrivals_per_tick: float = 1.5
+    workers: int = 8
+    call_ticks_healthy: int = 1
+    call_ticks_failing: int = 4
+    failure_start: tuple[int, int] = (0, 60)
+    failure_length: tuple[int, int] = (30, 60)
+    threshold: int = 3
+    recovery_ticks: int = 8
+    probes: int = 1
+
+
+CASCADE = Cascade()
+
+
+def _cascade_trial(q: Any, rng: random.Random, with_breaker: bool) -> bool:
+    """One trial; True when the caller rejected a request (it failed)."""
+    m = CASCADE
+    start = rng.randrange(*m.failure_start)
+    stop = start + rng.randint(*m.failure_length)
+    c = q.Config(
+        failure_threshold=m.threshold,
+        recovery_timeout=m.recovery_ticks,
+        half_open_probes=m.probes,
+    )
+    rules = q.rules_for(c)
+    state = q.BreakerState()
+    if not with_breaker:
+        _, state = q.step(state, q.control("disable", 0), c, rules)
+    ends: dict[int, list[tuple[int, str]]] = {}
+    busy = 0
+    for now in range(m.ticks):
+        for episode, kind in ends.pop(now, []):
+            busy -= 1
+            _, state = q.step(state, q.outcome(kind, episode, now), c, rules)
+        for _ in range(_poisson(rng, m.arrivals_per_tick)):
+            if busy >= m.workers:
+                return True
+            out, state = q.step(state, q.request(now), c, rules)
+            if not isinstance(out, q.Admit):
+                continue  # answered at once by a fallback: no worker held
+            failing = start <= now < stop
+            length = m.call_ticks_failing if failing else m.call_ticks_healthy
+            ends.setdefault(now + length, []).append(
+                (out.episode, "failure" if failing else "success")
+            )
+            busy += 1
+    return False
+
+
+@obligation(
+    "T2.3/breaker-lowers-failure-probability",
+    reading="In a cascading-failure model the breaker makes the caller's own "
+    "failure less likely. The caller has 8 workers and receives Poisson "
+    "arrivals, 1.5 per tick, for 120 ticks; each request calls the dependency, "
+    "which answers in 1 tick, except during one failure period (starting "
+    "uniformly in the first 60 ticks, lasting 30 to 60) when each call hangs "
+    "4 ticks (the caller's timeout) and fails. The caller fails when a request "
+    "finds every worker busy. With the breaker (threshold 3, recovery 8 ticks, "
+    "1 probe) a rejected call is answered at once and holds no worker. Both "
+    "99% Wilson intervals are computed and must not overlap.",
+    formal=r"P(\mathrm{fail} \mid \mathrm{breaker}) < "
+    r"P(\mathrm{fail} \mid \mathrm{no\ breaker})",
+    method=Method.SIMULATION,
+    expected=Outcome.CHECKED,
+    subject=SUBJECT,
+    assumptions=(
+        "the cascading-failure model stated in the reading",
+        "the dependency fails by hanging until the caller's timeout",
+    ),
+)
+def _lowers_probability(q: Any, profile: Profile) -> Verdict:
+    trials = max(100, profile.trials // 40)
+    rng = random.Random(23)
+    failed_with = sum(_cascade_trial(q, rng, True) for _ in range(trials))
+    failed_without = sum(_cascade_trial(q, rng, False) for _ in range(trials))
+    with_ci = _wilson(failed_with, trials)
+    without_ci = _wilson(failed_without, trials)
+    evidence: dict[str, JSONValue] = {
+        "trials per arm": trials,
+        "P(fail | breaker)": round(failed_with / trials, 4),
+        "99% interval with breaker": [round(x, 4) for x in with_ci],
+        "P(fail | no breaker)": round(failed_without / trials, 4),
+        "99% interval without breaker": [round(x, 4) for x in without_ci],
+    }
+    if with_ci[1] < without_ci[0]:
+        return Verdict.checked(
+            "Monte Carlo simulation of the specification, fixed seed",
+            searched={"trials": 2 * trials},
+            bounds="99% Wilson intervals do not overlap",
+            detail="; ".join(f"{k}: {val}" for k, val in evidence.items()),
+        )
+    return Verdict.refuted(
+        "Monte Carlo simulation of the specification, fixed seed",
+        {**evidence, "problem": "the intervals overlap or are reversed"},
+        searched={"trials": 2 * trials},
+    )
