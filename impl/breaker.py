@@ -144,6 +144,18 @@ class IllegalTransitionError(MicroserviceError, RuntimeError):
         self.event = event
 
 
+def check_transition(
+    breaker: str,
+    source: CircuitBreakerState,
+    target: CircuitBreakerState,
+    event: str,
+) -> None:
+    """Raise :class:`IllegalTransitionError` unless :data:`TRANSITIONS` lists
+    ``source -> target`` for ``event``."""
+    if event not in TRANSITIONS.get((source, target), ()):
+        raise IllegalTransitionError(breaker, source, target, event)
+
+
 @dataclass(frozen=True)
 class BreakerSnapshot:
     """Everything the breaker's next decision depends on, at one moment.
@@ -531,8 +543,7 @@ class CircuitBreaker:
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         source = self._state
-        if event not in TRANSITIONS.get((source, target), ()):
-            raise IllegalTransitionError(self.name, source, target, event)
+        check_transition(self.name, source, target, event)
         self._state = target
         self._episode += 1
         self._clean = self._episode if target is _CLOSED and self._consecutive else -1

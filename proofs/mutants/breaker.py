@@ -8,10 +8,13 @@ their relatives in subclasses of :class:`impl.breaker.CircuitBreaker`.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from impl import breaker as impl_breaker
+from impl.errors import CircuitOpenError
 from proofs.obligation import mutant
 from spec import breaker as spec
 
@@ -224,4 +227,125 @@ mutant(
             },
         )
     ),
+)
+
+
+# The implementation ------------------------------------------------------------
+
+IMPL = "impl.breaker"
+
+_HALF_OPEN = impl_breaker.CircuitBreakerState.HALF_OPEN
+_OPEN = impl_breaker.CircuitBreakerState.OPEN
+_CLOSED = impl_breaker.CircuitBreakerState.CLOSED
+
+
+class _HalfOpenAdmitsEveryone(impl_breaker.CircuitBreaker):
+    def admit(self) -> int:
+        if self._state is _HALF_OPEN:
+            self._ep_admitted += 1
+            return self._episode
+        return super().admit()
+
+
+mutant(
+    "impl-half-open-admits-everyone",
+    defect="Once the recovery timeout has passed, half-open lets every caller "
+    "through (the source's breaker): ten concurrent calls all reach the "
+    "dependency.",
+    subject=IMPL,
+    CircuitBreaker=_HalfOpenAdmitsEveryone,
+)
+
+
+class _CancelCountsAsFailure(impl_breaker.CircuitBreaker):
+    def record_exception(self, episode: int, exc: BaseException) -> None:
+        if isinstance(exc, asyncio.CancelledError):
+            exc = self._expected[0]("cancelled")
+        super().record_exception(episode, exc)
+
+
+mutant(
+    "impl-cancellation-counts-as-failure",
+    defect="A cancelled call is counted as a failure of the dependency, so "
+    "callers that give up trip the breaker.",
+    subject=IMPL,
+    CircuitBreaker=_CancelCountsAsFailure,
+)
+
+
+class _SkipsHalfOpen(impl_breaker.CircuitBreaker):
+    def admit(self) -> int:
+        if self._state is _OPEN:
+            loop = asyncio.get_running_loop()
+            if loop.time() >= self._opened_at + self.recovery_timeout:
+                self._transition(_CLOSED, "request", loop)
+        return super().admit()
+
+
+mutant(
+    "impl-skips-half-open",
+    defect="After the recovery timeout the breaker closes at once, without a "
+    "probe: an illegal open -> closed transition on a request.",
+    subject=IMPL,
+    CircuitBreaker=_SkipsHalfOpen,
+)
+
+
+class _StaleSuccessUncounted(impl_breaker.CircuitBreaker):
+    def record_success(self, episode: int) -> None:
+        if episode != self._episode:
+            self._stale += 1
+            return
+        super().record_success(episode)
+
+
+mutant(
+    "impl-stale-success-uncounted",
+    defect="A success that arrives after the state changed is dropped from the "
+    "counters, so an admitted call ends without being counted.",
+    subject=IMPL,
+    CircuitBreaker=_StaleSuccessUncounted,
+)
+
+
+class _LateFailureExtendsBreak(impl_breaker.CircuitBreaker):
+    def record_exception(self, episode: int, exc: BaseException) -> None:
+        super().record_exception(episode, exc)
+        if (
+            episode != self._episode
+            and self._state is _OPEN
+            and isinstance(exc, self._expected)
+        ):
+            self._opened_at = asyncio.get_running_loop().time()
+
+
+mutant(
+    "impl-late-failure-extends-break",
+    defect="A failure arriving while open, from a call admitted before the "
+    "breaker opened, restarts the recovery timeout (the source records the "
+    "time of every failure).",
+    subject=IMPL,
+    CircuitBreaker=_LateFailureExtendsBreak,
+)
+
+
+class _ReusedRejection(impl_breaker.CircuitBreaker):
+    _cached: CircuitOpenError | None = None
+
+    def _reject(
+        self, loop: asyncio.AbstractEventLoop, retry_at: float | None
+    ) -> CircuitOpenError:
+        if self._cached is None:
+            self._cached = super()._reject(loop, retry_at)
+        self._cached.state = self._state.value
+        self._cached.retry_at = retry_at
+        return self._cached
+
+
+mutant(
+    "impl-rejection-reuses-error",
+    defect="The breaker raises one cached error object for every rejection, so "
+    "callers that keep or chain it see it change under them.",
+    subject=IMPL,
+    CircuitBreaker=_ReusedRejection,
 )

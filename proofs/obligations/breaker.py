@@ -31,6 +31,7 @@ here; its rules are checked by exhaustive enumeration of small windows.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import random
@@ -38,7 +39,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import z3
 
@@ -1112,4 +1113,728 @@ def _lowers_probability(q: Any, profile: Profile) -> Verdict:
         "Monte Carlo simulation of the specification, fixed seed",
         {**evidence, "problem": "the intervals overlap or are reversed"},
         searched={"trials": 2 * trials},
+    )
+
+
+# The implementation against the specification --------------------------------
+#
+# A state machine drives one implementation breaker on the virtual-time loop
+# and the specification beside it: requests start real tasks through
+# ``CircuitBreaker.call``; each call then succeeds, fails, raises an exception
+# the breaker ignores, or is cancelled, in any order; time passes; the manual
+# controls are used. After every step the checks compare the two.
+
+IMPL = "impl.breaker"
+
+
+class _Failure(Exception):
+    """What the dependency raises when it fails (the expected exception)."""
+
+
+class _Other(Exception):
+    """An exception the breaker is configured not to count."""
+
+
+class Complaint(Exception):
+    """A check failed; carries the steps of the run so far."""
+
+    def __init__(self, message: str, trace: list[str]) -> None:
+        super().__init__(message)
+        self.trace = list(trace)
+
+
+def run_machine(
+    machine: type[Any], profile: Profile, examples: int
+) -> tuple[Complaint | None, dict[str, int]]:
+    """Run a Hypothesis state machine; the shrunk complaint, and the effort."""
+    from hypothesis import Phase
+    from hypothesis.stateful import run_state_machine_as_test
+
+    counts = {"runs": 0, "steps": 0}
+    machine.counts = counts
+    # No shrinking: a stateful run replays a whole event loop per attempt, and
+    # the first failing run, a few dozen steps, is already a readable trace.
+    phases = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target)
+    try:
+        run_state_machine_as_test(
+            machine,
+            settings=profile.hypothesis(max_examples=examples, phases=phases),
+        )
+    except Complaint as complaint:
+        return complaint, counts
+    return None, counts
+
+
+def _stateful_verdict(
+    complaint: Complaint | None, counts: dict[str, int], what: str, bounds: str
+) -> Verdict:
+    searched: dict[str, JSONValue] = {
+        "runs": counts["runs"],
+        "steps": counts["steps"],
+    }
+    if complaint is not None:
+        return Verdict.refuted(
+            "Hypothesis stateful, virtual-time loop",
+            {"problem": str(complaint), "steps": complaint.trace},
+            searched=searched,
+        )
+    return Verdict.checked(
+        "Hypothesis stateful, virtual-time loop",
+        searched=searched,
+        bounds=bounds,
+        detail=what,
+    )
+
+
+def _breaker_configs() -> Any:
+    from hypothesis import strategies as st
+
+    return st.one_of(
+        st.fixed_dictionaries(
+            {
+                "failure_threshold": st.integers(1, 3),
+                "recovery_timeout": st.sampled_from([1, 2, 5]),
+                "half_open_probes": st.integers(1, 3),
+                "success_threshold": st.integers(1, 2),
+            }
+        ),
+        st.fixed_dictionaries(
+            {
+                "recovery_timeout": st.sampled_from([1, 2]),
+                "half_open_probes": st.integers(1, 2),
+                "failure_rate": st.sampled_from([0.5, 0.75, 1.0]),
+                "window": st.integers(2, 4),
+                "min_calls": st.integers(1, 2),
+            }
+        ),
+    )
+
+
+def breaker_machine(q: Any, checks: frozenset[str]) -> type[Any]:
+    """The state machine class for the subject module ``q`` and ``checks``.
+
+    ``checks``: ``"agree"`` (state and decisions equal the specification's),
+    ``"ledger"`` (every admitted call ends once, counters add up), ``"legal"``
+    (every transition the breaker reports is in its table).
+    """
+    import asyncio
+
+    from hypothesis import strategies as st
+    from hypothesis import target
+    from hypothesis.stateful import (
+        RuleBasedStateMachine,
+        initialize,
+        invariant,
+        precondition,
+        rule,
+    )
+
+    from proofs.harness.vtime import VirtualTimeLoop
+    from spec import breaker as model
+
+    class BreakerMachine(RuleBasedStateMachine):
+        counts: ClassVar[dict[str, int]] = {}
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.counts["runs"] += 1
+            self.loop = VirtualTimeLoop()
+            self.trace: list[str] = []
+            self.tasks: dict[int, asyncio.Task[Any]] = {}
+            self.all_tasks: list[asyncio.Task[Any]] = []
+            self.futures: dict[int, asyncio.Future[Any]] = {}
+            self.episodes: dict[int, int] = {}
+            self.ended: dict[str, int] = dict.fromkeys(model.OUTCOMES, 0)
+            self.transitions: list[Any] = []
+            self.rejections: list[BaseException] = []
+            self.next_id = 0
+            self.controls = 0
+            self.stale = 0
+            self.state: Any = None
+            self.config: Any = None
+
+        # Helpers ----------------------------------------------------------
+
+        def complain(self, message: str) -> None:
+            raise Complaint(message, self.trace)
+
+        def settle(self) -> None:
+            # One turn of the loop: a new task runs to its first await, a
+            # completed future wakes its task, a cancellation is delivered.
+            self.loop.run_until_complete(asyncio.sleep(0))
+
+        def now(self) -> Fraction:
+            return Fraction(self.loop.time())
+
+        def in_loop(self, func: Any) -> None:
+            async def call() -> None:
+                func()
+
+            self.loop.run_until_complete(call())
+
+        def spec_step(self, event: Any) -> Any:
+            out, self.state = model.step(self.state, event, self.config)
+            return out
+
+        # Rules ------------------------------------------------------------
+
+        @initialize(options=_breaker_configs())
+        def build(self, options: dict[str, Any]) -> None:
+            exact = dict(options)
+            if "failure_rate" in exact:
+                exact["failure_rate"] = Fraction(exact["failure_rate"])
+            self.config = model.Config(**exact)
+            self.state = model.BreakerState()
+            self.breaker = q.CircuitBreaker(
+                expected_exception=_Failure, name="dependency", **options
+            )
+            self.breaker.add_listener(self.transitions.append)
+            self.trace.append(f"CircuitBreaker({options})")
+
+        @rule()
+        def request(self) -> None:
+            self.counts["steps"] += 1
+            self.start_call()
+
+        @rule(
+            kind=st.sampled_from(
+                ["failure", "success", "failure", "ignored", "cancelled"]
+            )
+        )
+        def call(self, kind: str) -> None:
+            """A request whose call, if admitted, ends at once as ``kind``."""
+            self.counts["steps"] += 1
+            i = self.start_call()
+            if i is not None:
+                self.end_call(i, kind)
+
+        def start_call(self) -> int | None:
+            i = self.next_id
+            self.next_id += 1
+            future: asyncio.Future[Any] = self.loop.create_future()
+
+            async def dependency() -> Any:
+                return await future
+
+            task = self.loop.create_task(self.breaker.call(dependency))
+            self.all_tasks.append(task)
+            self.settle()
+            out = self.spec_step(model.request(self.now()))
+            self.trace.append(f"t={self.loop.time():g}: call {i} requested")
+            if task.done():
+                error = task.exception()
+                if not isinstance(error, q.CircuitOpenError):
+                    self.complain(f"call {i} ended at once with {error!r}")
+                if "agree" in checks:
+                    self.check_rejection(i, out, error)
+                return None
+            if "agree" in checks and not isinstance(out, model.Admit):
+                self.complain(f"call {i} was admitted; the specification says {out}")
+            self.futures[i] = future
+            self.tasks[i] = task
+            self.episodes[i] = out.episode if isinstance(out, model.Admit) else -1
+            return i
+
+        def check_rejection(self, i: int, out: Any, error: Any) -> None:
+            if not isinstance(out, model.Reject):
+                self.complain(f"call {i} was rejected; the specification says {out}")
+            expected_at = None if out.retry_at is None else float(out.retry_at)
+            got = (error.breaker, error.state, error.retry_at)
+            if got != ("dependency", out.phase, expected_at):
+                self.complain(
+                    f"rejection of call {i} carries (breaker, state, retry_at) = "
+                    f"{got}; expected {('dependency', out.phase, expected_at)}"
+                )
+            if any(error is earlier for earlier in self.rejections):
+                self.complain(f"rejection of call {i} reused an earlier error object")
+            self.rejections.append(error)
+
+        @precondition(lambda self: bool(self.tasks))
+        @rule(
+            data=st.data(),
+            kind=st.sampled_from(
+                ["failure", "success", "failure", "ignored", "cancelled"]
+            ),
+        )
+        def finish(self, data: Any, kind: str) -> None:
+            self.counts["steps"] += 1
+            self.end_call(data.draw(st.sampled_from(sorted(self.tasks)), "call"), kind)
+
+        def end_call(self, i: int, kind: str) -> None:
+            task, future = self.tasks.pop(i), self.futures.pop(i)
+            if kind == "success":
+                future.set_result(i)
+            elif kind == "failure":
+                future.set_exception(_Failure(f"call {i}"))
+            elif kind == "ignored":
+                future.set_exception(_Other(f"call {i}"))
+            else:
+                task.cancel()
+            self.settle()
+            self.trace.append(f"t={self.loop.time():g}: call {i} ends: {kind}")
+            if not task.done():
+                self.complain(f"call {i} did not end after its {kind}")
+            if not task.cancelled():
+                task.exception()  # retrieved: the outcome is the point
+            self.ended[kind] += 1
+            episode = self.episodes.pop(i)
+            if episode < self.state.episode:
+                self.stale += 1
+            self.spec_step(model.outcome(kind, episode, self.now()))
+
+        @rule(dt=st.sampled_from([0.5, 1, 2, 5]))
+        def wait(self, dt: float) -> None:
+            self.counts["steps"] += 1
+            self.loop.run_until_complete(asyncio.sleep(dt))
+            self.trace.append(f"wait {dt} s")
+
+        @precondition(lambda self: self.controls < 2)
+        @rule(kind=st.sampled_from(["force_open", "disable", "reset"]))
+        def control(self, kind: str) -> None:
+            self.counts["steps"] += 1
+            self.controls += 1
+            self.in_loop(getattr(self.breaker, kind))
+            self.trace.append(f"t={self.loop.time():g}: {kind}()")
+            self.spec_step(model.control(kind, self.now()))
+
+        # Checks -----------------------------------------------------------
+
+        @invariant()
+        def checks_hold(self) -> None:
+            if not hasattr(self, "breaker"):
+                return
+            if "agree" in checks:
+                self.check_agreement()
+            if "ledger" in checks:
+                self.check_ledger()
+            if "legal" in checks:
+                self.check_legal()
+
+        def check_agreement(self) -> None:
+            snap = self.breaker.snapshot()
+            s = self.state
+            got = (
+                snap.state.value,
+                snap.episode,
+                snap.failures,
+                tuple(snap.window),
+                Fraction(snap.opened_at),
+                snap.in_flight,
+                snap.successes,
+            )
+            want = (
+                s.phase.value,
+                s.episode,
+                s.failures,
+                s.window,
+                Fraction(s.opened_at),
+                s.in_flight,
+                s.successes,
+            )
+            if got != want:
+                names = (
+                    "state",
+                    "episode",
+                    "failures",
+                    "window",
+                    "opened_at",
+                    "in_flight",
+                    "successes",
+                )
+                diff = {
+                    n: f"impl {g!r}, spec {w!r}"
+                    for n, g, w in zip(names, got, want, strict=True)
+                    if g != w
+                }
+                self.complain(f"implementation and specification differ: {diff}")
+
+        def check_ledger(self) -> None:
+            c = self.breaker.counters
+            running = len(self.tasks)
+            ended = c.succeeded + c.failed + c.ignored + c.cancelled
+            if c.admitted != ended + running:
+                self.complain(
+                    f"admitted {c.admitted} != ended {ended} + running {running}"
+                )
+            mine = (
+                self.ended["success"],
+                self.ended["failure"],
+                self.ended["ignored"],
+                self.ended["cancelled"],
+            )
+            theirs = (c.succeeded, c.failed, c.ignored, c.cancelled)
+            if mine != theirs:
+                self.complain(
+                    "outcomes counted (succeeded, failed, ignored, cancelled) "
+                    f"{theirs}; the calls ended {mine}"
+                )
+
+        def check_legal(self) -> None:
+            for event in self.transitions:
+                if event.kind != "transition":
+                    continue
+                key = (event.source, event.target)
+                legal_impl = event.event in q.TRANSITIONS.get(key, ())
+                legal_spec = event.event in model.TRANSITIONS.get(
+                    (model.Phase(event.source.value), model.Phase(event.target.value)),
+                    (),
+                )
+                if not (legal_impl and legal_spec):
+                    self.complain(
+                        f"transition {event.source.value} -> {event.target.value} "
+                        f"on {event.event!r} is not in the table"
+                    )
+
+        def teardown(self) -> None:
+            # Late outcomes are where breakers go wrong: steer towards them.
+            target(float(self.stale), label="stale outcomes")
+            for task in self.all_tasks:
+                task.cancel()
+            if self.all_tasks:
+                self.loop.run_until_complete(
+                    asyncio.gather(*self.all_tasks, return_exceptions=True)
+                )
+            self.loop.close()
+
+    return BreakerMachine
+
+
+def _stateful_examples(profile: Profile) -> int:
+    """Runs per stateful check: each run is ``profile.steps`` steps long."""
+    return max(10, profile.examples // 4)
+
+
+@obligation(
+    "T1.2/impl-agrees-with-spec",
+    reading="The implementation's future depends only on the specification's "
+    "full state: driven by the same requests, outcomes (success, failure, "
+    "ignored, cancelled, in any order), passing time and manual controls, the "
+    "implementation's state after every step equals the specification's, it "
+    "admits and rejects the same requests, and every rejection is a fresh "
+    "error carrying the breaker's name, state and retry time.",
+    method=Method.STATEFUL,
+    expected=Outcome.CHECKED,
+    subject=IMPL,
+)
+def _impl_agrees(q: Any, profile: Profile) -> Verdict:
+    machine = breaker_machine(q, frozenset({"agree"}))
+    complaint, counts = run_machine(machine, profile, _stateful_examples(profile))
+    return _stateful_verdict(
+        complaint,
+        counts,
+        "State compared field by field after every step: phase, episode, "
+        "failures, window, opening time, calls in flight, probe successes.",
+        "thresholds 1-3, probes 1-3, both trip policies",
+    )
+
+
+@obligation(
+    "T2.3/impl-admitted-calls-end-once",
+    reading="Every call the implementation admits ends exactly once, as a "
+    "success, a failure, ignored or cancelled: after every step the counters "
+    "satisfy admitted = succeeded + failed + ignored + cancelled + running, "
+    "and each kind counts exactly the calls that ended that way (stale ones "
+    "included).",
+    formal=r"\mathrm{admitted} = \mathrm{succeeded} + \mathrm{failed} + "
+    r"\mathrm{ignored} + \mathrm{cancelled} + \mathrm{running}",
+    method=Method.STATEFUL,
+    expected=Outcome.CHECKED,
+    subject=IMPL,
+)
+def _impl_ledger(q: Any, profile: Profile) -> Verdict:
+    machine = breaker_machine(q, frozenset({"ledger"}))
+    complaint, counts = run_machine(machine, profile, _stateful_examples(profile))
+    return _stateful_verdict(
+        complaint, counts, "Counters checked after every step.", "all policies"
+    )
+
+
+@obligation(
+    "D2.5/impl-legal-transitions-only",
+    reading="The implementation's table of legal transitions is the "
+    "specification's; its transition check refuses every other (from, to, "
+    "event) triple with an error naming the breaker, both states and the "
+    "event; and in stateful runs every transition it reports is legal.",
+    method=Method.STATEFUL,
+    expected=Outcome.CHECKED,
+    subject=IMPL,
+)
+def _impl_legal(q: Any, profile: Profile) -> Verdict:
+    from spec import breaker as model
+
+    by_value = {
+        (s.value, t.value): frozenset(events)
+        for (s, t), events in q.TRANSITIONS.items()
+    }
+    spec_table = {
+        (s.value, t.value): frozenset(events)
+        for (s, t), events in model.TRANSITIONS.items()
+    }
+    if by_value != spec_table:
+        differ = sorted(
+            f"{a} -> {b}"
+            for a, b in set(by_value) | set(spec_table)
+            if by_value.get((a, b)) != spec_table.get((a, b))
+        )
+        return Verdict.refuted(
+            "comparison of the tables", {"transitions that differ": differ}
+        )
+    triples = 0
+    for source, target in itertools.product(q.CircuitBreakerState, repeat=2):
+        for kind in sorted(model.EVENT_KINDS):
+            triples += 1
+            legal = kind in q.TRANSITIONS.get((source, target), ())
+            try:
+                q.check_transition("orders", source, target, kind)
+            except q.IllegalTransitionError as exc:
+                text = str(exc)
+                parts = ("orders", source.value, target.value, kind)
+                if legal or not all(p in text for p in parts):
+                    return Verdict.refuted(
+                        "enumeration of transitions",
+                        {
+                            "transition": f"{source.value} -> {target.value}",
+                            "event": kind,
+                            "problem": "legal but refused"
+                            if legal
+                            else "the error does not name the breaker, both "
+                            "states and the event",
+                            "error": text,
+                        },
+                    )
+                continue
+            if not legal:
+                return Verdict.refuted(
+                    "enumeration of transitions",
+                    {
+                        "transition": f"{source.value} -> {target.value}",
+                        "event": kind,
+                        "problem": "not in the table but accepted",
+                    },
+                )
+    machine = breaker_machine(q, frozenset({"legal"}))
+    complaint, counts = run_machine(machine, profile, _stateful_examples(profile))
+    verdict = _stateful_verdict(
+        complaint,
+        counts,
+        f"The table equals the specification's; all {triples} triples were "
+        "enumerated; the transitions reported to a listener were checked after "
+        "every step.",
+        "all policies",
+    )
+    return verdict
+
+
+def _probe_schedules() -> Any:
+    from hypothesis import strategies as st
+
+    action = st.one_of(
+        st.tuples(st.just("start"), st.integers(1, 6)),
+        st.tuples(st.just("turn"), st.just(0)),
+        st.tuples(st.sampled_from(["success", "failure", "cancel"]), st.integers(0, 7)),
+    )
+    return st.tuples(st.integers(1, 3), st.lists(action, min_size=1, max_size=12))
+
+
+async def _probe_scenario(
+    q: Any, probes: int, schedule: list[tuple[str, int]]
+) -> str | None:
+    """Drive concurrent callers through a half-open breaker; a complaint or None."""
+    import asyncio
+
+    breaker = q.CircuitBreaker(
+        failure_threshold=1,
+        recovery_timeout=1,
+        half_open_probes=probes,
+        expected_exception=_Failure,
+        name="probed",
+    )
+    inside: dict[int, int] = {}
+    worst: dict[int, int] = {}
+    pending: list[tuple[asyncio.Task[Any], asyncio.Future[Any]]] = []
+
+    async def dependency(future: asyncio.Future[Any]) -> Any:
+        snap = breaker.snapshot()
+        half_open = snap.state is q.CircuitBreakerState.HALF_OPEN
+        if half_open:
+            inside[snap.episode] = inside.get(snap.episode, 0) + 1
+            worst[snap.episode] = max(worst.get(snap.episode, 0), inside[snap.episode])
+        try:
+            return await future
+        finally:
+            if half_open:
+                inside[snap.episode] -= 1
+
+    async def fail_now() -> None:
+        raise _Failure("trip")
+
+    with contextlib.suppress(_Failure):
+        await breaker.call(fail_now)
+    await asyncio.sleep(1)  # the recovery timeout passes: the next call probes
+
+    loop = asyncio.get_running_loop()
+    for kind, n in schedule:
+        if kind == "start":
+            for _ in range(n):  # n callers at once, no turn of the loop between
+                future = loop.create_future()
+                pending.append(
+                    (loop.create_task(breaker.call(dependency, future)), future)
+                )
+        elif kind == "turn":
+            await asyncio.sleep(0)
+        else:
+            live = [(t, f) for t, f in pending if not f.done() and not t.done()]
+            if not live:
+                continue
+            task, future = live[n % len(live)]
+            if kind == "success":
+                future.set_result(None)
+            elif kind == "failure":
+                future.set_exception(_Failure("probe failed"))
+            else:
+                task.cancel()
+        await asyncio.sleep(0)
+    for task, _ in pending:
+        task.cancel()
+    await asyncio.gather(*(t for t, _ in pending), return_exceptions=True)
+    over = {ep: n for ep, n in worst.items() if n > probes}
+    if over:
+        return (
+            f"half-open admitted {max(over.values())} concurrent probes in episode "
+            f"{min(over)}; the budget is {probes}"
+        )
+    return None
+
+
+@obligation(
+    "T2.3/impl-half-open-probe-limit",
+    reading="However concurrent callers interleave at their await points "
+    "(several starting in one turn of the loop, probes succeeding, failing or "
+    "being cancelled in any order), a half-open implementation breaker never "
+    "has more than half_open_probes calls of one half-open period in flight.",
+    formal=r"\forall\ \text{interleavings}:\ "
+    r"|\{\text{probes in flight}\}| \le \pi",
+    method=Method.INTERLEAVINGS,
+    expected=Outcome.CHECKED,
+    subject=IMPL,
+)
+def _probe_limit(q: Any, profile: Profile) -> Verdict:
+    from proofs.harness.vtime import run
+    from proofs.search import search
+
+    def prop(case: tuple[int, list[tuple[str, int]]]) -> str | None:
+        probes, schedule = case
+        return run(_probe_scenario(q, probes, schedule))
+
+    found = search(_probe_schedules(), prop, profile, max_examples=profile.examples)
+    if found.found:
+        probes, schedule = found.counterexample  # type: ignore[misc]
+        return Verdict.refuted(
+            "Hypothesis over interleavings, virtual-time loop",
+            {
+                "half_open_probes": probes,
+                "schedule": [f"{kind} {n}" for kind, n in schedule],
+                "problem": found.message,
+            },
+            searched={"schedules": found.calls},
+        )
+    return Verdict.checked(
+        "Hypothesis over interleavings, virtual-time loop",
+        searched={"schedules": found.calls},
+        bounds="probe budgets 1-3, up to 12 scheduling actions, up to 72 callers",
+    )
+
+
+async def _late_outcome_scenario(q: Any, case: dict[str, Any]) -> str | None:
+    """Old calls end after a transition; the breaker's state must not move."""
+    import asyncio
+
+    breaker = q.CircuitBreaker(
+        failure_threshold=case["threshold"],
+        recovery_timeout=case["recovery"],
+        expected_exception=_Failure,
+        name="late",
+    )
+    loop = asyncio.get_running_loop()
+    old = [loop.create_future() for _ in range(case["old_calls"])]
+
+    async def wait_for(future: asyncio.Future[Any]) -> Any:
+        return await future
+
+    async def fail_now() -> None:
+        raise _Failure("now")
+
+    tasks = [loop.create_task(breaker.call(wait_for, f)) for f in old]
+    await asyncio.sleep(0)
+    if case["change"] == "trip":
+        for _ in range(case["threshold"]):
+            with contextlib.suppress(_Failure):
+                await breaker.call(fail_now)
+    else:
+        getattr(breaker, case["change"])()
+    await asyncio.sleep(case["wait"])
+    before = breaker.snapshot()
+    for future, kind in zip(old, case["outcomes"], strict=False):
+        if kind == "success":
+            future.set_result(None)
+        elif kind == "failure":
+            future.set_exception(_Failure("late"))
+        elif kind == "ignored":
+            future.set_exception(_Other("late"))
+        else:
+            tasks[old.index(future)].cancel()
+        await asyncio.sleep(0)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    after = breaker.snapshot()
+    if after != before:
+        return (
+            f"late outcomes {case['outcomes']} moved the breaker from {before} to "
+            f"{after}"
+        )
+    return None
+
+
+@obligation(
+    "T2.3/impl-late-outcomes-change-nothing",
+    reading="Calls admitted before the implementation breaker changed state "
+    "(it tripped, or was forced open, disabled or reset) that end afterwards, "
+    "however they end and however late, leave its state exactly as it was: "
+    "a late failure cannot restart a break, a late success cannot close one.",
+    method=Method.HYPOTHESIS,
+    expected=Outcome.CHECKED,
+    subject=IMPL,
+)
+def _impl_late_outcomes(q: Any, profile: Profile) -> Verdict:
+    from hypothesis import strategies as st
+
+    from proofs.harness.vtime import run
+    from proofs.search import search
+
+    cases = st.fixed_dictionaries(
+        {
+            "threshold": st.integers(1, 3),
+            "recovery": st.sampled_from([1, 5, 30]),
+            "old_calls": st.integers(1, 4),
+            "change": st.sampled_from(["trip", "force_open", "reset", "disable"]),
+            "wait": st.sampled_from([0, 0.5, 2, 60]),
+            "outcomes": st.lists(
+                st.sampled_from(["failure", "success", "ignored", "cancelled"]),
+                min_size=1,
+                max_size=4,
+            ),
+        }
+    )
+    found = search(cases, lambda case: run(_late_outcome_scenario(q, case)), profile)
+    if found.found:
+        return Verdict.refuted(
+            "Hypothesis, virtual-time loop",
+            {"case": found.counterexample, "problem": found.message},
+            searched={"examples": found.calls},
+        )
+    return Verdict.checked(
+        "Hypothesis, virtual-time loop",
+        searched={"examples": found.calls},
+        bounds="up to 4 late calls, every kind of state change and outcome",
     )
