@@ -11,6 +11,9 @@
     obligations of its subject, and write ``conformance.json`` and
     ``conformance.md`` (default directory ``reports/``). The default profile
     here is ``ci``, whose output is reproducible byte for byte.
+``mstheory registry serve [--host H] [--port P] [--token T]``
+    Serve an in-memory service registry over HTTP (default 127.0.0.1:8500)
+    until interrupted; see :mod:`impl.registry_server` for its routes.
 
 Mistakes (an unknown id or profile, an output directory that cannot be
 written) are reported in one line, without a traceback.
@@ -127,6 +130,16 @@ def _parser() -> _Parser:
         default=Path("reports"),
         help="output directory (default: reports/)",
     )
+    registry = sub.add_parser("registry", help="the service registry over HTTP")
+    registry_sub = registry.add_subparsers(
+        dest="registry_command", required=True, parser_class=_Parser
+    )
+    serve = registry_sub.add_parser("serve", help="serve a registry until interrupted")
+    serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    serve.add_argument("--port", type=int, default=8500, help="default: 8500")
+    serve.add_argument(
+        "--token", help="bearer token required by every route that changes state"
+    )
     return parser
 
 
@@ -164,6 +177,8 @@ def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "list":
         return _list()
+    if args.command == "registry":
+        return _serve_registry(args.host, args.port, args.token)
 
     profile = get_profile(args.profile)
     obligations, notes = select(args.only)
@@ -203,6 +218,16 @@ def _main(argv: Sequence[str] | None) -> int:
         f"(profile {profile.name})"
     )
     return 1 if failed_any else 0
+
+
+def _serve_registry(host: str, port: int, token: str | None) -> int:
+    import asyncio
+
+    from impl.registry_server import serve
+
+    print(f"registry serving on http://{host}:{port} (Ctrl-C stops it)", flush=True)
+    asyncio.run(serve(host, port, token=token))
+    return 0
 
 
 def _list() -> int:
