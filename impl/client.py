@@ -256,8 +256,14 @@ class ResilientMicroserviceClient(MicroserviceClient):
         the start of an execution already under the retry deadline.)
         """
         retry = self.retry_policy
-        if _start is None and retry is not None and retry.deadline is not None:
-            return await self._under_deadline(retry, retry.deadline, func, args)
+        fallback = self.fallback
+        if _start is None:
+            if fallback is not None:
+                fallback.executions += 1
+            if retry is not None:
+                retry.executions += 1
+                if retry.deadline is not None:
+                    return await self._under_deadline(retry, retry.deadline, func, args)
         bulkhead = self.bulkhead
         breaker = self.circuit_breaker
         timeout = self.timeout
@@ -301,7 +307,6 @@ class ResilientMicroserviceClient(MicroserviceClient):
                         raise
                 await asyncio.sleep(delay)
         except Exception as exc:
-            fallback = self.fallback
             if fallback is None or not fallback.applies(exc):
                 raise
             return await fallback.answer(*args)

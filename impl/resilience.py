@@ -182,7 +182,8 @@ class RetryPolicy:
         self.give_up_on = _exception_types(give_up_on, "RetryPolicy give_up_on")
         self.rng = rng if rng is not None else random.Random()
         self._listeners: list[Callable[[RetryEvent], object]] = []
-        #: Attempts made, and retries decided, over all executions so far.
+        #: Executions begun, attempts made and retries decided, so far.
+        self.executions = 0
         self.attempts = 0
         self.retries = 0
 
@@ -236,6 +237,7 @@ class RetryPolicy:
         self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Await ``func(*args, **kwargs)``, again after failures, by the policy."""
+        self.executions += 1
         if self.deadline is None:
             return await self._attempts(None, func, args, kwargs)
         start = asyncio.get_running_loop().time()
@@ -561,7 +563,8 @@ class FallbackPattern:
             )
         self.fallback_func = fallback_func
         self.handles = _exception_types(handles, "FallbackPattern handles")
-        #: Calls answered by the fallback so far.
+        #: Calls made under the pattern, and calls the fallback answered.
+        self.executions = 0
         self.used = 0
 
     def applies(self, error: BaseException) -> bool:
@@ -585,6 +588,7 @@ class FallbackPattern:
         self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
     ) -> T | Any:
         """Await ``func(*args, **kwargs)``; on a handled error, the fallback."""
+        self.executions += 1
         try:
             return await func(*args, **kwargs)
         except Exception as exc:

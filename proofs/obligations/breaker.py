@@ -1491,9 +1491,8 @@ def breaker_machine(q: Any, checks: frozenset[str]) -> type[Any]:
             for task in self.all_tasks:
                 task.cancel()
             if self.all_tasks:
-                self.loop.run_until_complete(
-                    asyncio.gather(*self.all_tasks, return_exceptions=True)
-                )
+                # Bounded in loop time: a faulty breaker may never let go.
+                self.loop.run_until_complete(asyncio.wait(self.all_tasks, timeout=60))
             self.loop.close()
 
     return BreakerMachine
