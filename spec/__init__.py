@@ -11,4 +11,8 @@ Modules:
   (D1.2), dependency (D1.5) and composition (D1.6).
 - :mod:`spec.quality`: availability of a service, of a chain and of redundant
   replicas (D4.3, D4.4, T4.2).
+- :mod:`spec.breaker`: the circuit breaker as one transition function over a
+  table of rules (D2.5, D2.6, T1.2, T2.3).
+- :mod:`spec.resilience`: retry, bulkhead, timeout and fallback as deciders,
+  and the order of the resilient client's layers.
 """
