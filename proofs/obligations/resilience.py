@@ -843,19 +843,16 @@ def _impl_fallback(q: Any, profile: Profile) -> Verdict:
 # The clients ---------------------------------------------------------------------
 
 
-class _Registry:
-    """The registry's read side for one service; instances named i0, i1, ..."""
+async def _registry(size: int) -> Any:
+    """A registry with one service, ``svc``, of instances i0, i1, ..."""
+    from impl.endpoints import ServiceEndpoint, ServiceInstance
+    from impl.registry import ServiceRegistry
 
-    def __init__(self, size: int) -> None:
-        from impl.endpoints import ServiceEndpoint, ServiceInstance
-
-        self.instances = tuple(
-            ServiceInstance("svc", f"i{k}", ServiceEndpoint("127.0.0.1", 9000 + k))
-            for k in range(size)
-        )
-
-    async def get_healthy_instances(self, name: str) -> tuple[Any, ...]:
-        return self.instances if name == "svc" else ()
+    registry = ServiceRegistry()
+    for k in range(size):
+        endpoint = ServiceEndpoint("127.0.0.1", 9000 + k)
+        await registry.register(ServiceInstance("svc", f"i{k}", endpoint))
+    return registry
 
 
 class _RoundRobin:
@@ -985,7 +982,7 @@ async def _pipeline_scenario(
         return {"ok": request.instance_id}
 
     client = q.ResilientMicroserviceClient(
-        _Registry(2),
+        await _registry(2),
         _RoundRobin(),
         transport=InMemoryTransport(handler),
         **layers,
@@ -1088,7 +1085,7 @@ async def _given_breaker_scenario(q: Any, resilient: bool) -> str | None:
         return {"user": request.body["id"], "by": request.instance_id}
 
     breaker = CircuitBreaker(failure_threshold=2, recovery_timeout=10, name="svc")
-    registry, balancer = _Registry(3), _RoundRobin()
+    registry, balancer = await _registry(3), _RoundRobin()
     transport = InMemoryTransport(handler)
     if resilient:
         client = q.ResilientMicroserviceClient(
