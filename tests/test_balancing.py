@@ -216,7 +216,9 @@ WEIGHTED = (
 
 
 @pytest.mark.parametrize("make", WEIGHTED)
-@pytest.mark.parametrize("weight", [0, -3, 2.0, 1.5, "2", True, {"n": 2}, MAX_WEIGHT + 1])
+@pytest.mark.parametrize(
+    "weight", [0, -3, 2.0, 1.5, "2", True, {"n": 2}, MAX_WEIGHT + 1]
+)
 def test_an_unusable_weight_is_refused_naming_the_instance(
     make: Any, weight: Any
 ) -> None:

@@ -1,20 +1,19 @@
 """The clients over the in-memory transport: discovery, choice, the layers.
 
-The registry is the real :class:`impl.registry.ServiceRegistry`. The balancer
-is a small round robin with the call-tracking protocol of the project's
-balancers (``track(instance)`` as a context manager), so that each call's
-begin and end can be counted.
+The registry is the real :class:`impl.registry.ServiceRegistry`, the balancers
+the real ones of :mod:`impl.balancing`; least connections shows that each call
+is counted in flight from its start to its end, however it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
+from impl.balancing import LeastConnectionsStrategy, RoundRobinStrategy
 from impl.breaker import CircuitBreaker
 from impl.client import PIPELINE, MicroserviceClient, ResilientMicroserviceClient
 from impl.endpoints import ServiceEndpoint, ServiceInstance
@@ -40,34 +39,6 @@ from impl.transport import (
 from proofs.harness.vtime import run
 
 
-class TurnTaker:
-    """Round robin that counts calls in flight through ``track``."""
-
-    def __init__(self) -> None:
-        self.turn = 0
-        self.in_flight: dict[str, int] = {}
-        self.tracked = 0
-
-    async def select_instance(
-        self, instances: Sequence[ServiceInstance], request: Any = None
-    ) -> ServiceInstance | None:
-        if not instances:
-            return None
-        chosen = instances[self.turn % len(instances)]
-        self.turn += 1
-        return chosen
-
-    @contextmanager
-    def track(self, instance: ServiceInstance) -> Iterator[None]:
-        self.tracked += 1
-        key = instance.instance_id
-        self.in_flight[key] = self.in_flight.get(key, 0) + 1
-        try:
-            yield
-        finally:
-            self.in_flight[key] -= 1
-
-
 class Nobody:
     async def select_instance(
         self, instances: Sequence[ServiceInstance], request: Any = None
@@ -91,7 +62,7 @@ def test_the_plain_client_calls_the_chosen_instance_and_returns_its_answer() -> 
     async def main() -> list[Any]:
         client = MicroserviceClient(
             await registry_of("u1", "u2"),
-            TurnTaker(),
+            RoundRobinStrategy(),
             transport=InMemoryTransport(echo),
         )
         return [
@@ -107,7 +78,7 @@ def test_the_plain_client_calls_the_chosen_instance_and_returns_its_answer() -> 
 def test_no_healthy_instance_is_its_own_error() -> None:
     async def main() -> None:
         client = MicroserviceClient(
-            await registry_of(), TurnTaker(), transport=InMemoryTransport(echo)
+            await registry_of(), RoundRobinStrategy(), transport=InMemoryTransport(echo)
         )
         with pytest.raises(NoHealthyInstanceError, match="'users' has no healthy"):
             await client.call_service("users", "get_user")
@@ -121,7 +92,7 @@ def test_no_healthy_instance_is_its_own_error() -> None:
 
 
 def test_every_call_is_tracked_once_however_it_ends() -> None:
-    async def main() -> tuple[int, dict[str, int]]:
+    async def main() -> tuple[int, int, int]:
         loop = asyncio.get_running_loop()
 
         async def handler(request: ServiceRequest) -> Any:
@@ -131,23 +102,28 @@ def test_every_call_is_tracked_once_however_it_ends() -> None:
                 await asyncio.sleep(3600)
             return "ok"
 
-        balancer = TurnTaker()
+        registry = await registry_of("u1", "u2")
+        instances = await registry.get_healthy_instances("users")
+        balancer = LeastConnectionsStrategy()
         client = MicroserviceClient(
-            await registry_of("u1", "u2"),
-            balancer,
-            transport=InMemoryTransport(handler),
+            registry, balancer, transport=InMemoryTransport(handler)
         )
+
+        def in_flight() -> int:
+            return sum(balancer.in_flight(i) for i in instances)
+
         await client.call_service("users", "ok")
         with pytest.raises(RemoteError):
             await client.call_service("users", "fail")
+        after_two = in_flight()
         hanging = loop.create_task(client.call_service("users", "hang"))
         await asyncio.sleep(1)
-        assert sum(balancer.in_flight.values()) == 1
+        during = in_flight()
         hanging.cancel()
         await asyncio.gather(hanging, return_exceptions=True)
-        return balancer.tracked, balancer.in_flight
+        return after_two, during, in_flight()
 
-    assert run(main()) == (3, {"u1": 0, "u2": 0})
+    assert run(main()) == (0, 1, 0)
 
 
 def test_the_plain_client_goes_through_the_breaker_it_is_given() -> None:
@@ -155,7 +131,7 @@ def test_the_plain_client_goes_through_the_breaker_it_is_given() -> None:
         breaker = CircuitBreaker(failure_threshold=2, name="users")
         net = InMemoryTransport(lambda r: InMemoryResponse(503, "down"))
         client = MicroserviceClient(
-            await registry_of("u1"), TurnTaker(), breaker, transport=net
+            await registry_of("u1"), RoundRobinStrategy(), breaker, transport=net
         )
         for _ in range(2):
             with pytest.raises(RemoteError):
@@ -179,7 +155,7 @@ def test_the_resilient_client_retries_onto_another_instance() -> None:
 
         client = ResilientMicroserviceClient(
             await registry_of("u1", "u2"),
-            TurnTaker(),
+            RoundRobinStrategy(),
             CircuitBreaker(failure_threshold=5),
             RetryPolicy(max_retries=2, base_delay=0.1),
             BulkheadPattern(4),
@@ -204,7 +180,7 @@ def test_the_fallback_answers_when_every_attempt_failed() -> None:
         retry = RetryPolicy(max_retries=2, base_delay=0.5, jitter=0)
         client = ResilientMicroserviceClient(
             await registry_of("u1"),
-            TurnTaker(),
+            RoundRobinStrategy(),
             retry_policy=retry,
             timeout=TimeoutPattern(1.0),
             fallback=FallbackPattern(lambda name, method, data: {"cached": data}),
@@ -222,7 +198,7 @@ def test_the_resilient_client_lists_its_layers_in_order() -> None:
         registry = await registry_of("u1")
         full = ResilientMicroserviceClient(
             registry,
-            TurnTaker(),
+            RoundRobinStrategy(),
             CircuitBreaker(),
             RetryPolicy(),
             BulkheadPattern(),
@@ -232,7 +208,7 @@ def test_the_resilient_client_lists_its_layers_in_order() -> None:
         )
         some = ResilientMicroserviceClient(
             registry,
-            TurnTaker(),
+            RoundRobinStrategy(),
             timeout=TimeoutPattern(),
             retry_policy=RetryPolicy(),
             transport=InMemoryTransport(echo),
@@ -251,7 +227,7 @@ def test_an_overall_deadline_bounds_the_whole_call() -> None:
 
         client = ResilientMicroserviceClient(
             await registry_of("u1"),
-            TurnTaker(),
+            RoundRobinStrategy(),
             retry_policy=RetryPolicy(max_retries=5, base_delay=1, deadline=3),
             fallback=FallbackPattern(lambda *a: "too late"),
             transport=InMemoryTransport(hang),
@@ -264,9 +240,9 @@ def test_an_overall_deadline_bounds_the_whole_call() -> None:
 def test_the_default_transport_is_real_http_and_closed_with_the_client() -> None:
     async def main() -> tuple[bool, bool]:
         registry = await registry_of("u1")
-        own = MicroserviceClient(registry, TurnTaker())
+        own = MicroserviceClient(registry, RoundRobinStrategy())
         given = AiohttpTransport()
-        other = MicroserviceClient(registry, TurnTaker(), transport=given)
+        other = MicroserviceClient(registry, RoundRobinStrategy(), transport=given)
         async with own, other:
             pass
         closed_own = own.transport.session is None  # type: ignore[attr-defined]
@@ -286,7 +262,10 @@ def test_the_default_transport_is_real_http_and_closed_with_the_client() -> None
     ],
 )
 def test_the_plain_client_refuses_what_it_cannot_use(kwargs: dict[str, Any]) -> None:
-    args: dict[str, Any] = {"registry": ServiceRegistry(), "load_balancer": TurnTaker()}
+    args: dict[str, Any] = {
+        "registry": ServiceRegistry(),
+        "load_balancer": RoundRobinStrategy(),
+    }
     args.update(kwargs)
     with pytest.raises(ConfigurationError, match=next(iter(kwargs))):
         MicroserviceClient(**args)
@@ -296,4 +275,4 @@ def test_the_plain_client_refuses_what_it_cannot_use(kwargs: dict[str, Any]) -> 
 def test_the_resilient_client_refuses_a_wrong_layer(layer: str) -> None:
     wrong: dict[str, Any] = {layer: object()}
     with pytest.raises(ConfigurationError, match=layer):
-        ResilientMicroserviceClient(ServiceRegistry(), TurnTaker(), **wrong)
+        ResilientMicroserviceClient(ServiceRegistry(), RoundRobinStrategy(), **wrong)

@@ -855,18 +855,10 @@ async def _registry(size: int) -> Any:
     return registry
 
 
-class _RoundRobin:
-    """A balancer that takes the instances in turn."""
+def _round_robin() -> Any:
+    from impl.balancing import RoundRobinStrategy
 
-    def __init__(self) -> None:
-        self.turn = 0
-
-    async def select_instance(
-        self, instances: Sequence[Any], request: Any = None
-    ) -> Any:
-        chosen = instances[self.turn % len(instances)]
-        self.turn += 1
-        return chosen
+    return RoundRobinStrategy()
 
 
 _LAYERS = ("fallback", "retry", "bulkhead", "breaker", "timeout")
@@ -983,7 +975,7 @@ async def _pipeline_scenario(
 
     client = q.ResilientMicroserviceClient(
         await _registry(2),
-        _RoundRobin(),
+        _round_robin(),
         transport=InMemoryTransport(handler),
         **layers,
     )
@@ -1085,7 +1077,7 @@ async def _given_breaker_scenario(q: Any, resilient: bool) -> str | None:
         return {"user": request.body["id"], "by": request.instance_id}
 
     breaker = CircuitBreaker(failure_threshold=2, recovery_timeout=10, name="svc")
-    registry, balancer = await _registry(3), _RoundRobin()
+    registry, balancer = await _registry(3), _round_robin()
     transport = InMemoryTransport(handler)
     if resilient:
         client = q.ResilientMicroserviceClient(
