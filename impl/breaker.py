@@ -452,6 +452,9 @@ class CircuitBreaker:
 
     def record_success(self, episode: int) -> None:
         """The call admitted in ``episode`` succeeded."""
+        if episode == self._clean:
+            self._ep_succeeded += 1
+            return
         if episode != self._episode:
             self._succeeded += 1
             self._stale += 1

@@ -1168,10 +1168,7 @@ def run_machine(
 def _stateful_verdict(
     complaint: Complaint | None, counts: dict[str, int], what: str, bounds: str
 ) -> Verdict:
-    searched: dict[str, JSONValue] = {
-        "runs": counts["runs"],
-        "steps": counts["steps"],
-    }
+    searched: dict[str, JSONValue] = dict(counts)
     if complaint is not None:
         return Verdict.refuted(
             "Hypothesis stateful, virtual-time loop",
@@ -1382,6 +1379,36 @@ def breaker_machine(q: Any, checks: frozenset[str]) -> type[Any]:
                 self.stale += 1
             self.spec_step(model.outcome(kind, episode, self.now()))
 
+        @precondition(lambda self: self.state is not None)
+        @rule()
+        def trip(self) -> None:
+            """Sequential failing calls until the breaker leaves closed (calls
+            still in flight become stale: where breakers go wrong)."""
+            self.counts["steps"] += 1
+            self.trace.append("trip:")
+            for _ in range(12):
+                if self.state.phase is not model.Phase.CLOSED:
+                    break
+                i = self.start_call()
+                if i is None:
+                    break
+                self.end_call(i, "failure")
+
+        @precondition(
+            lambda self: self.state is not None and self.state.phase is model.Phase.OPEN
+        )
+        @rule(kind=st.sampled_from(["success", "failure"]))
+        def probe(self, kind: str) -> None:
+            """Wait out the recovery timeout; one probe ends as ``kind``."""
+            self.counts["steps"] += 1
+            self.loop.run_until_complete(
+                asyncio.sleep(float(self.config.recovery_timeout))
+            )
+            self.trace.append(f"wait {float(self.config.recovery_timeout)} s")
+            i = self.start_call()
+            if i is not None:
+                self.end_call(i, kind)
+
         @rule(dt=st.sampled_from([0.5, 1, 2, 5]))
         def wait(self, dt: float) -> None:
             self.counts["steps"] += 1
@@ -1541,10 +1568,31 @@ def _impl_agrees(q: Any, profile: Profile) -> Verdict:
     subject=IMPL,
 )
 def _impl_ledger(q: Any, profile: Profile) -> Verdict:
+    from proofs.harness.vtime import run
+    from proofs.search import search
+
+    # Late outcomes first: the calls most easily lost track of.
+    found = search(
+        _late_cases(),
+        lambda case: run(_late_outcome_scenario(q, case, check="ledger")),
+        profile,
+        max_examples=max(20, profile.examples // 4),
+    )
+    if found.found:
+        return Verdict.refuted(
+            "Hypothesis, virtual-time loop",
+            {"late calls": found.counterexample, "problem": found.message},
+            searched={"examples": found.calls},
+        )
     machine = breaker_machine(q, frozenset({"ledger"}))
     complaint, counts = run_machine(machine, profile, _stateful_examples(profile))
+    counts = {**counts, "late-outcome scenarios": found.calls}
     return _stateful_verdict(
-        complaint, counts, "Counters checked after every step.", "all policies"
+        complaint,
+        counts,
+        "Counters checked after every step of the stateful runs, and after "
+        "every scenario of calls ending after a state change.",
+        "all policies",
     )
 
 
@@ -1744,8 +1792,12 @@ def _probe_limit(q: Any, profile: Profile) -> Verdict:
     )
 
 
-async def _late_outcome_scenario(q: Any, case: dict[str, Any]) -> str | None:
-    """Old calls end after a transition; the breaker's state must not move."""
+async def _late_outcome_scenario(
+    q: Any, case: dict[str, Any], check: str = "state"
+) -> str | None:
+    """Old calls end after a transition; the breaker's state must not move
+    (``check="state"``), and its counters must account for every call
+    (``check="ledger"``)."""
     import asyncio
 
     breaker = q.CircuitBreaker(
@@ -1783,9 +1835,30 @@ async def _late_outcome_scenario(q: Any, case: dict[str, Any]) -> str | None:
         else:
             tasks[old.index(future)].cancel()
         await asyncio.sleep(0)
+    ended = dict.fromkeys(("success", "failure", "ignored", "cancelled"), 0)
+    for kind in case["outcomes"][: len(old)]:
+        ended[kind] += 1
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    ended["cancelled"] += len(old) - min(len(old), len(case["outcomes"]))
+    if check == "ledger":
+        c = breaker.counters
+        # The trip's own failing calls end as failures too.
+        trip_failures = case["threshold"] if case["change"] == "trip" else 0
+        want = (
+            ended["success"],
+            ended["failure"] + trip_failures,
+            ended["ignored"],
+            ended["cancelled"],
+        )
+        got = (c.succeeded, c.failed, c.ignored, c.cancelled)
+        if got != want or c.admitted != sum(got):
+            return (
+                f"(succeeded, failed, ignored, cancelled) counted {got} of "
+                f"{c.admitted} admitted; the calls ended {want}"
+            )
+        return None
     after = breaker.snapshot()
     if after != before:
         return (
@@ -1795,23 +1868,10 @@ async def _late_outcome_scenario(q: Any, case: dict[str, Any]) -> str | None:
     return None
 
 
-@obligation(
-    "T2.3/impl-late-outcomes-change-nothing",
-    reading="Calls admitted before the implementation breaker changed state "
-    "(it tripped, or was forced open, disabled or reset) that end afterwards, "
-    "however they end and however late, leave its state exactly as it was: "
-    "a late failure cannot restart a break, a late success cannot close one.",
-    method=Method.HYPOTHESIS,
-    expected=Outcome.CHECKED,
-    subject=IMPL,
-)
-def _impl_late_outcomes(q: Any, profile: Profile) -> Verdict:
+def _late_cases() -> Any:
     from hypothesis import strategies as st
 
-    from proofs.harness.vtime import run
-    from proofs.search import search
-
-    cases = st.fixed_dictionaries(
+    return st.fixed_dictionaries(
         {
             "threshold": st.integers(1, 3),
             "recovery": st.sampled_from([1, 5, 30]),
@@ -1825,7 +1885,25 @@ def _impl_late_outcomes(q: Any, profile: Profile) -> Verdict:
             ),
         }
     )
-    found = search(cases, lambda case: run(_late_outcome_scenario(q, case)), profile)
+
+
+@obligation(
+    "T2.3/impl-late-outcomes-change-nothing",
+    reading="Calls admitted before the implementation breaker changed state "
+    "(it tripped, or was forced open, disabled or reset) that end afterwards, "
+    "however they end and however late, leave its state exactly as it was: "
+    "a late failure cannot restart a break, a late success cannot close one.",
+    method=Method.HYPOTHESIS,
+    expected=Outcome.CHECKED,
+    subject=IMPL,
+)
+def _impl_late_outcomes(q: Any, profile: Profile) -> Verdict:
+    from proofs.harness.vtime import run
+    from proofs.search import search
+
+    found = search(
+        _late_cases(), lambda case: run(_late_outcome_scenario(q, case)), profile
+    )
     if found.found:
         return Verdict.refuted(
             "Hypothesis, virtual-time loop",
