@@ -1143,6 +1143,19 @@ class Complaint(Exception):
         self.trace = list(trace)
 
 
+def no_shrink() -> dict[str, Any]:
+    """Search settings without the shrinking phase.
+
+    The checks of this module expect CHECKED on the real code; a
+    counterexample appears only on a faulty variant (or a real bug), where the
+    first one found is evidence enough. Shrinking it would multiply the cost
+    of every variant's run, since each shrinking attempt replays a scenario.
+    """
+    from hypothesis import Phase
+
+    return {"phases": (Phase.explicit, Phase.reuse, Phase.generate)}
+
+
 def run_machine(
     machine: type[Any], profile: Profile, examples: int
 ) -> tuple[Complaint | None, dict[str, int]]:
@@ -1165,7 +1178,7 @@ def run_machine(
     return None, counts
 
 
-def _stateful_verdict(
+def stateful_verdict(
     complaint: Complaint | None, counts: dict[str, int], what: str, bounds: str
 ) -> Verdict:
     searched: dict[str, JSONValue] = dict(counts)
@@ -1525,7 +1538,7 @@ def breaker_machine(q: Any, checks: frozenset[str]) -> type[Any]:
     return BreakerMachine
 
 
-def _stateful_examples(profile: Profile) -> int:
+def stateful_examples(profile: Profile) -> int:
     """Runs per stateful check: each run is ``profile.steps`` steps long."""
     return max(10, profile.examples // 4)
 
@@ -1544,8 +1557,8 @@ def _stateful_examples(profile: Profile) -> int:
 )
 def _impl_agrees(q: Any, profile: Profile) -> Verdict:
     machine = breaker_machine(q, frozenset({"agree"}))
-    complaint, counts = run_machine(machine, profile, _stateful_examples(profile))
-    return _stateful_verdict(
+    complaint, counts = run_machine(machine, profile, stateful_examples(profile))
+    return stateful_verdict(
         complaint,
         counts,
         "State compared field by field after every step: phase, episode, "
@@ -1577,6 +1590,7 @@ def _impl_ledger(q: Any, profile: Profile) -> Verdict:
         lambda case: run(_late_outcome_scenario(q, case, check="ledger")),
         profile,
         max_examples=max(20, profile.examples // 4),
+        **no_shrink(),
     )
     if found.found:
         return Verdict.refuted(
@@ -1585,9 +1599,9 @@ def _impl_ledger(q: Any, profile: Profile) -> Verdict:
             searched={"examples": found.calls},
         )
     machine = breaker_machine(q, frozenset({"ledger"}))
-    complaint, counts = run_machine(machine, profile, _stateful_examples(profile))
+    complaint, counts = run_machine(machine, profile, stateful_examples(profile))
     counts = {**counts, "late-outcome scenarios": found.calls}
-    return _stateful_verdict(
+    return stateful_verdict(
         complaint,
         counts,
         "Counters checked after every step of the stateful runs, and after "
@@ -1660,8 +1674,8 @@ def _impl_legal(q: Any, profile: Profile) -> Verdict:
                     },
                 )
     machine = breaker_machine(q, frozenset({"legal"}))
-    complaint, counts = run_machine(machine, profile, _stateful_examples(profile))
-    verdict = _stateful_verdict(
+    complaint, counts = run_machine(machine, profile, stateful_examples(profile))
+    verdict = stateful_verdict(
         complaint,
         counts,
         f"The table equals the specification's; all {triples} triples were "
@@ -1773,7 +1787,7 @@ def _probe_limit(q: Any, profile: Profile) -> Verdict:
         probes, schedule = case
         return run(_probe_scenario(q, probes, schedule))
 
-    found = search(_probe_schedules(), prop, profile, max_examples=profile.examples)
+    found = search(_probe_schedules(), prop, profile, **no_shrink())
     if found.found:
         probes, schedule = found.counterexample  # type: ignore[misc]
         return Verdict.refuted(
@@ -1902,7 +1916,10 @@ def _impl_late_outcomes(q: Any, profile: Profile) -> Verdict:
     from proofs.search import search
 
     found = search(
-        _late_cases(), lambda case: run(_late_outcome_scenario(q, case)), profile
+        _late_cases(),
+        lambda case: run(_late_outcome_scenario(q, case)),
+        profile,
+        **no_shrink(),
     )
     if found.found:
         return Verdict.refuted(

@@ -41,9 +41,10 @@ from hypothesis import strategies as st
 from proofs.obligation import Method, obligation
 from proofs.obligations.breaker import (
     Complaint,
-    _stateful_examples,
-    _stateful_verdict,
+    no_shrink,
     run_machine,
+    stateful_examples,
+    stateful_verdict,
 )
 from proofs.profiles import Profile
 from proofs.search import search
@@ -176,7 +177,7 @@ def _retry_schedule(q: Any, profile: Profile) -> Verdict:
             return f"nominal delays decrease: {nominal}"
         return None
 
-    found = search(cases, prop, profile)
+    found = search(cases, prop, profile, **no_shrink())
     if found.found:
         schedule, attempts, draws = found.counterexample  # type: ignore[misc]
         return Verdict.refuted(
@@ -231,7 +232,7 @@ def _describe_attempt(a: tuple[str, Fraction, Fraction | None]) -> str:
 def _bulkhead_spec(q: Any, profile: Profile) -> Verdict:
     # Acquisitions twice as likely as the rest, so that lines form.
     kinds = st.sampled_from(["acquire", "acquire", "release", "give_up"])
-    ops = st.lists(st.tuples(kinds, st.integers(0, 5)), max_size=30)
+    ops = st.lists(st.tuples(kinds, st.integers(0, 5)), max_size=16)
     cases = st.tuples(st.integers(1, 3), st.booleans(), ops)
 
     def prop(case: Any) -> str | None:
@@ -269,8 +270,10 @@ def _bulkhead_spec(q: Any, profile: Profile) -> Verdict:
                 )
         return None
 
-    # Each example is a few pure steps: search three times the usual count.
-    found = search(cases, prop, profile, max_examples=3 * profile.examples)
+    # Each example is a few pure steps: search twice the usual count.
+    found = search(
+        cases, prop, profile, max_examples=2 * profile.examples, **no_shrink()
+    )
     if found.found:
         limit, may_wait, operations = found.counterexample  # type: ignore[misc]
         return Verdict.refuted(
@@ -396,7 +399,7 @@ def _impl_retry(q: Any, profile: Profile) -> Verdict:
             return f"cut at the deadline, the policy raised {got['error']}"
         return None
 
-    found = search(cases, prop, profile)
+    found = search(cases, prop, profile, **no_shrink())
     if found.found:
         schedule, attempts, draws = found.counterexample  # type: ignore[misc]
         return Verdict.refuted(
@@ -457,6 +460,7 @@ def _retry_cancel(q: Any, profile: Profile) -> Verdict:
         lambda t: run(_retry_cancel_scenario(q, t)),
         profile,
         max_examples=min(profile.examples, 30),
+        **no_shrink(),
     )
     if found.found:
         return Verdict.refuted(
@@ -682,9 +686,9 @@ def bulkhead_machine(q: Any) -> type[Any]:
 )
 def _impl_bulkhead(q: Any, profile: Profile) -> Verdict:
     complaint, counts = run_machine(
-        bulkhead_machine(q), profile, _stateful_examples(profile)
+        bulkhead_machine(q), profile, stateful_examples(profile)
     )
-    return _stateful_verdict(
+    return stateful_verdict(
         complaint,
         counts,
         "Permits, callers inside and the line compared with the specification "
@@ -759,7 +763,12 @@ def _impl_timeout(q: Any, profile: Profile) -> Verdict:
             max_size=6,
         ),
     )
-    found = search(cases, lambda c: run(_timeout_scenario(q, c[0], c[1])), profile)
+    found = search(
+        cases,
+        lambda c: run(_timeout_scenario(q, c[0], c[1])),
+        profile,
+        **no_shrink(),
+    )
     if found.found:
         limit, calls = found.counterexample  # type: ignore[misc]
         return Verdict.refuted(
@@ -1042,6 +1051,7 @@ def _client_layers(q: Any, profile: Profile) -> Verdict:
         lambda c: run(_pipeline_scenario(q, c[0], c[1])),
         profile,
         max_examples=max(20, profile.examples // 2),
+        **no_shrink(),
     )
     if found.found:
         chosen, behaviours = found.counterexample  # type: ignore[misc]
