@@ -321,8 +321,10 @@ class BulkheadPattern:
         self.max_concurrent_calls = max_concurrent_calls
         self.max_wait_time = _number(max_wait_time, "BulkheadPattern max_wait_time")
         self.name = name
+        # One counter: permits in use are the limit less the free ones, so the
+        # two can never disagree (the source keeps a semaphore and a counter
+        # apart, and they drift).
         self._available = max_concurrent_calls
-        self._in_use = 0
         self._waiters: deque[asyncio.Future[bool]] = deque()
         #: Callers refused (timed out in line, or no waiting allowed).
         self.rejected = 0
@@ -335,7 +337,7 @@ class BulkheadPattern:
     @property
     def in_use(self) -> int:
         """Permits held now."""
-        return self._in_use
+        return self.max_concurrent_calls - self._available
 
     @property
     def waiting(self) -> int:
@@ -346,7 +348,6 @@ class BulkheadPattern:
         """Take a permit if one is free and nobody waits; never waits."""
         if self._available and not self._waiters:
             self._available -= 1
-            self._in_use += 1
             return True
         return False
 
@@ -354,7 +355,6 @@ class BulkheadPattern:
         """Take a permit, waiting up to ``max_wait_time`` in line."""
         if self._available and not self._waiters:
             self._available -= 1
-            self._in_use += 1
             return
         loop = asyncio.get_running_loop()
         if self.max_wait_time <= 0:
@@ -379,7 +379,7 @@ class BulkheadPattern:
 
     def release(self) -> None:
         """Return a permit; the first waiter in line takes it."""
-        if self._in_use <= 0:
+        if self._available >= self.max_concurrent_calls:
             raise BulkheadReleaseError(
                 f"bulkhead {self.name!r}: release() with no permit in use; every "
                 "release must match one acquired permit"
@@ -390,7 +390,6 @@ class BulkheadPattern:
             if not waiter.done():
                 waiter.set_result(True)  # handed over: in_use is unchanged
                 return
-        self._in_use -= 1
         self._available += 1
 
     async def execute(
@@ -399,7 +398,6 @@ class BulkheadPattern:
         """Await ``func(*args, **kwargs)`` holding a permit."""
         if self._available and not self._waiters:
             self._available -= 1
-            self._in_use += 1
         else:
             await self.acquire()
         try:
@@ -436,14 +434,9 @@ class BulkheadReleaseError(MicroserviceError, RuntimeError):
 
 _RUNNING, _DONE, _EXPIRED = 0, 1, 2
 
-
-class _Deadline:
-    __slots__ = ("at", "state", "task")
-
-    def __init__(self, at: float, task: asyncio.Task[Any]) -> None:
-        self.at = at
-        self.task = task
-        self.state = _RUNNING
+# An armed call is a list ``[deadline, task, state]``: one is made per call,
+# and a list costs a fraction of an object with an ``__init__``.
+_current_task = asyncio.current_task
 
 
 class TimeoutPattern:
@@ -452,14 +445,14 @@ class TimeoutPattern:
     def __init__(self, timeout: float = 5.0, *, name: str = "timeout") -> None:
         self.timeout = _number(timeout, "TimeoutPattern timeout", strict=True)
         self.name = name
-        self._queue: deque[_Deadline] = deque()
+        self._queue: deque[list[Any]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Calls cut off so far.
         self.expired = 0
 
-    def arm(self) -> _Deadline:
+    def arm(self) -> list[Any]:
         """Start the clock for the current task's call; :meth:`disarm` after.
 
         The pattern serves one running loop at a time; it notices a new one
@@ -474,32 +467,33 @@ class TimeoutPattern:
                 self._loop = loop
                 self._queue.clear()
                 self._timer = None
-        task = asyncio.current_task(loop)
+        task = _current_task(loop)
         if task is None:
             raise ConfigurationError(
                 f"TimeoutPattern {self.name!r}: must be used inside a task"
             )
-        entry = _Deadline(loop.time() + self.timeout, task)
+        at = loop.time() + self.timeout
+        entry = [at, task, _RUNNING]
         queue = self._queue
-        while queue and queue[0].state:
+        while queue and queue[0][2]:
             queue.popleft()
         queue.append(entry)
         if self._timer is None:
-            self._timer_at = entry.at
-            self._timer = loop.call_at(entry.at, self._fire)
+            self._timer_at = at
+            self._timer = loop.call_at(at, self._fire)
         return entry
 
-    def disarm(self, entry: _Deadline, error: BaseException | None) -> None:
+    def disarm(self, entry: list[Any], error: BaseException | None) -> None:
         """The call ended (``error`` is what it raised, if anything).
 
         Raises :class:`~impl.errors.CallTimeoutError` when the call ended
         because this pattern cut it off.
         """
-        if entry.state == _RUNNING:
-            entry.state = _DONE
+        if entry[2] == _RUNNING:
+            entry[2] = _DONE
             return
         # Expired: this pattern cancelled the task.
-        if entry.task.uncancel() == 0 and isinstance(error, asyncio.CancelledError):
+        if entry[1].uncancel() == 0 and isinstance(error, asyncio.CancelledError):
             raise CallTimeoutError(
                 f"timeout {self.name!r}: the call did not finish within "
                 f"{self.timeout:g} s",
@@ -514,16 +508,16 @@ class TimeoutPattern:
         queue = self._queue
         while queue:
             entry = queue[0]
-            if entry.state:
+            if entry[2]:
                 queue.popleft()
-            elif entry.at <= due:
+            elif entry[0] <= due:
                 queue.popleft()
-                entry.state = _EXPIRED
+                entry[2] = _EXPIRED
                 self.expired += 1
-                entry.task.cancel()
+                entry[1].cancel()
             else:
-                self._timer_at = entry.at
-                self._timer = loop.call_at(entry.at, self._fire)
+                self._timer_at = entry[0]
+                self._timer = loop.call_at(entry[0], self._fire)
                 return
 
     async def execute(

@@ -265,7 +265,6 @@ class _LosesPermitOnCancel(impl_resilience.BulkheadPattern):
     async def acquire(self) -> None:
         if self._available and not self._waiters:
             self._available -= 1
-            self._in_use += 1
             return
         loop = asyncio.get_running_loop()
         if self.max_wait_time <= 0:
