@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import selectors
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeAlias, TypeVar, TypeVarTuple, Unpack
@@ -163,6 +164,10 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             raise ValueError(f"virtual time cannot go back ({seconds} s)")
         self._now += seconds
         self.jumps += 1
+        # asyncio treats a timer as due when it falls before now plus the
+        # clock's resolution; far from zero a float cannot add 1 ns, and a
+        # timer due exactly now would never fire.
+        self._clock_resolution = max(1e-9, 2 * math.ulp(self._now))
 
     def _run_once(self) -> None:
         ready: Any = self._ready  # type: ignore[attr-defined]
