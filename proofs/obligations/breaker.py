@@ -1540,7 +1540,12 @@ def breaker_machine(q: Any, checks: frozenset[str]) -> type[Any]:
 
 def stateful_examples(profile: Profile) -> int:
     """Runs per stateful check: each run is ``profile.steps`` steps long."""
-    return max(10, profile.examples // 4)
+    return max(20, profile.examples // 8)
+
+
+def scenario_examples(profile: Profile) -> int:
+    """Examples per scenario search: each one runs an event loop."""
+    return max(30, profile.examples // 2)
 
 
 @obligation(
@@ -1787,7 +1792,13 @@ def _probe_limit(q: Any, profile: Profile) -> Verdict:
         probes, schedule = case
         return run(_probe_scenario(q, probes, schedule))
 
-    found = search(_probe_schedules(), prop, profile, **no_shrink())
+    found = search(
+        _probe_schedules(),
+        prop,
+        profile,
+        max_examples=scenario_examples(profile),
+        **no_shrink(),
+    )
     if found.found:
         probes, schedule = found.counterexample  # type: ignore[misc]
         return Verdict.refuted(
@@ -1919,6 +1930,7 @@ def _impl_late_outcomes(q: Any, profile: Profile) -> Verdict:
         _late_cases(),
         lambda case: run(_late_outcome_scenario(q, case)),
         profile,
+        max_examples=scenario_examples(profile),
         **no_shrink(),
     )
     if found.found:

@@ -43,6 +43,7 @@ from proofs.obligations.breaker import (
     Complaint,
     no_shrink,
     run_machine,
+    scenario_examples,
     stateful_examples,
     stateful_verdict,
 )
@@ -399,7 +400,9 @@ def _impl_retry(q: Any, profile: Profile) -> Verdict:
             return f"cut at the deadline, the policy raised {got['error']}"
         return None
 
-    found = search(cases, prop, profile, **no_shrink())
+    found = search(
+        cases, prop, profile, max_examples=scenario_examples(profile), **no_shrink()
+    )
     if found.found:
         schedule, attempts, draws = found.counterexample  # type: ignore[misc]
         return Verdict.refuted(
@@ -767,6 +770,7 @@ def _impl_timeout(q: Any, profile: Profile) -> Verdict:
         cases,
         lambda c: run(_timeout_scenario(q, c[0], c[1])),
         profile,
+        max_examples=scenario_examples(profile),
         **no_shrink(),
     )
     if found.found:
