@@ -11,6 +11,7 @@
     ├── NoHealthyInstanceError        nothing to route a call to
     ├── CallError                     a call to an instance failed
     │   ├── CallTimeoutError          ... because it took too long
+    │   ├── ConnectionFailed          ... because the request or answer was lost
     │   └── RemoteError               ... because the instance answered an error
     ├── CircuitOpenError              the breaker rejected the call
     └── BulkheadFullError             no permit was free within the wait
@@ -83,16 +84,61 @@ class CallError(MicroserviceError):
 
 
 class CallTimeoutError(CallError, TimeoutError):
-    """A call to a service instance did not finish in time."""
+    """A call to a service instance did not finish in time.
+
+    ``timeout`` is the limit in seconds that was exceeded, when known.
+    """
+
+    def __init__(self, message: str, *, timeout: float | None = None) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+class ConnectionFailed(CallError):
+    """The request or its answer was lost: refused, reset or dropped."""
 
 
 class RemoteError(CallError):
-    """The instance answered with an error status."""
+    """The instance answered with an error status.
+
+    ``status`` is the HTTP status and ``body`` the start of the answer's text.
+    """
+
+    def __init__(self, message: str, *, status: int, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
 
 
 class CircuitOpenError(MicroserviceError):
-    """The circuit breaker rejected the call without making it."""
+    """The circuit breaker rejected the call without making it.
+
+    ``breaker`` is the breaker's name, ``state`` its state's value
+    (``"open"``, ``"half_open"``, ``"forced_open"``) and ``retry_at`` the
+    loop-clock reading from which a call may be admitted again, or ``None``
+    when no such time is known (a breaker forced open stays open until reset).
+    """
+
+    def __init__(
+        self, message: str, *, breaker: str, state: str, retry_at: float | None
+    ) -> None:
+        super().__init__(message)
+        self.breaker = breaker
+        self.state = state
+        self.retry_at = retry_at
 
 
 class BulkheadFullError(MicroserviceError):
-    """The bulkhead had no free permit within the allowed wait."""
+    """The bulkhead had no free permit within the allowed wait.
+
+    ``bulkhead`` is its name, ``limit`` its number of permits and ``waited``
+    how long, in seconds, the caller waited before giving up.
+    """
+
+    def __init__(
+        self, message: str, *, bulkhead: str, limit: int, waited: float
+    ) -> None:
+        super().__init__(message)
+        self.bulkhead = bulkhead
+        self.limit = limit
+        self.waited = waited

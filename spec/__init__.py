@@ -13,4 +13,8 @@ Modules:
   D2.4) and the arithmetic kernels the balancing bounds are proved on (T2.2).
 - :mod:`spec.quality`: availability of a service, of a chain and of redundant
   replicas (D4.3, D4.4, T4.2).
+- :mod:`spec.breaker`: the circuit breaker as one transition function over a
+  table of rules (D2.5, D2.6, T1.2, T2.3).
+- :mod:`spec.resilience`: retry, bulkhead, timeout and fallback as deciders,
+  and the order of the resilient client's layers.
 """
