@@ -37,6 +37,7 @@ _EXPORTS = {
     "ServiceInstance": "impl.endpoints",
     "ServiceRegistry": "impl.registry",
     "ServiceDiscovery": "impl.discovery",
+    "RegistryServer": "impl.registry_server",
     "HealthChecker": "impl.health",
     "LoadBalancingStrategy": "impl.balancing",
     "RoundRobinStrategy": "impl.balancing",

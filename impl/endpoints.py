@@ -13,7 +13,9 @@ Every field is validated at construction and a refusal names the field:
 - ``protocol``: ``"http"`` or ``"https"``;
 - ``health_check_url``: a path (``/health``) or an absolute URL whose scheme,
   host and port are the endpoint's own; probes never go anywhere else;
-- ``metadata``: a JSON object of at most :data:`MAX_METADATA_BYTES` encoded.
+- ``metadata``: a JSON object of at most :data:`MAX_METADATA_BYTES` encoded,
+  frozen all the way down (objects become read-only mappings, arrays tuples),
+  so no part of it can be changed through any instance that holds it.
 
 >>> e = ServiceEndpoint("127.0.0.1", 8001, metadata={"weight": 3})
 >>> e.base_url, e.health_url
@@ -49,9 +51,7 @@ _IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 def _refuse(field_name: str, problem: str) -> ConfigurationError:
-    error = ConfigurationError(f"{field_name}: {problem}")
-    error.field = field_name  # type: ignore[attr-defined]
-    return error
+    return ConfigurationError(f"{field_name}: {problem}", field=field_name)
 
 
 def check_identifier(value: object, field_name: str) -> str:
@@ -92,7 +92,7 @@ def _check_metadata(value: object) -> Mapping[str, Any]:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise _refuse("metadata", "must be a mapping with string keys")
     try:
-        encoded = json.dumps(dict(value), sort_keys=True, allow_nan=False)
+        encoded = json.dumps(thaw(value), sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise _refuse("metadata", f"must be JSON data: {exc}") from None
     if len(encoded.encode()) > MAX_METADATA_BYTES:
@@ -101,9 +101,28 @@ def _check_metadata(value: object) -> Mapping[str, Any]:
             f"is {len(encoded.encode())} bytes encoded, "
             f"more than the limit of {MAX_METADATA_BYTES}",
         )
-    # A private deep copy: nothing the caller holds can change it afterwards.
-    copied: dict[str, Any] = json.loads(encoded)
-    return MappingProxyType(copied)
+    # A private deep copy, frozen: nothing the caller holds can change it
+    # afterwards, and nothing reachable from it can be changed at all.
+    frozen: Mapping[str, Any] = _freeze(json.loads(encoded))
+    return frozen
+
+
+def _freeze(value: Any) -> Any:
+    """JSON data with objects made read-only mappings and arrays tuples."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Frozen metadata back as plain JSON data (dicts and lists), a fresh copy."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -114,7 +133,8 @@ class ServiceEndpoint:
     port: int
     protocol: str = "http"
     health_check_url: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    # Left out of the hash (mappings have none); equality still compares it.
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "host", check_host(self.host))
@@ -173,7 +193,7 @@ class ServiceEndpoint:
             "port": self.port,
             "protocol": self.protocol,
             "health_check_url": self.health_check_url,
-            "metadata": dict(self.metadata),
+            "metadata": thaw(self.metadata),
         }
 
     @classmethod

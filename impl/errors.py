@@ -30,6 +30,11 @@ class MicroserviceError(Exception):
 class ConfigurationError(MicroserviceError, ValueError):
     """A component was constructed or configured with invalid arguments."""
 
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        #: The argument or field that was wrong, when one can be named.
+        self.field = field
+
 
 class RegistryError(MicroserviceError):
     """The registry refused a request or could not serve it."""
@@ -37,6 +42,15 @@ class RegistryError(MicroserviceError):
 
 class RegistrationRefused(RegistryError, ValueError):
     """The registry refused invalid input; the message names the field."""
+
+    def __init__(
+        self, message: str, *, field: str | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        #: The field that was wrong (dotted for nested ones: ``endpoint.port``).
+        self.field = field
+        #: The HTTP status of the refusal, when it came over HTTP.
+        self.status = status
 
 
 class RegistryUnavailable(RegistryError):

@@ -1,10 +1,12 @@
 """Reference data with known answers, read from ``../shared/data/``.
 
 The directory is found from the environment variable ``MSTHEORY_DATA`` when
-set, otherwise as ``../shared/data`` beside the project root (the checkout
-that contains ``pyproject.toml``). When it is absent, :func:`data_dir` raises
-:class:`~proofs.obligation.MissingDataError`: tests then skip with the reason,
-the runner reports UNKNOWN, and nothing passes on data it did not read.
+set, otherwise as ``shared/data`` beside the project root (the checkout that
+contains ``pyproject.toml``) or beside the nearest ancestor that has one, so
+that a second working tree of the checkout finds it too. When it is absent,
+:func:`data_dir` raises :class:`~proofs.obligation.MissingDataError`: tests
+then skip with the reason, the runner reports UNKNOWN, and nothing passes on
+data it did not read.
 """
 
 from __future__ import annotations
@@ -22,15 +24,38 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def data_dir() -> Path:
     env = os.environ.get("MSTHEORY_DATA")
-    path = Path(env) if env else PROJECT_ROOT.parent / "shared" / "data"
-    if not path.is_dir():
-        raise MissingDataError(f"no reference data directory at {path}")
-    return path
+    if env:
+        path = Path(env)
+        if not path.is_dir():
+            raise MissingDataError(
+                f"MSTHEORY_DATA names {path}, which is not a directory"
+            )
+        return path
+    for ancestor in PROJECT_ROOT.parents:
+        path = ancestor / "shared" / "data"
+        if path.is_dir():
+            return path
+    raise MissingDataError(
+        f"no shared/data directory beside {PROJECT_ROOT} or its parents "
+        "(set MSTHEORY_DATA to point at one)"
+    )
+
+
+def have_reference_data() -> bool:
+    try:
+        data_dir()
+    except MissingDataError:
+        return False
+    return True
+
+
+def vectors() -> dict[str, Any]:
+    """``vectors.json``: published figures with their sources."""
+    return _load_json(data_dir() / "vectors.json")
 
 
 @cache
-def vectors() -> dict[str, Any]:
-    path = data_dir() / "vectors.json"
+def _load_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise MissingDataError(f"{path} is missing")
     with path.open(encoding="utf-8") as fh:

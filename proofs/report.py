@@ -5,8 +5,9 @@ anything a reader sees can be found in the machine-readable file. Both are
 reproducible: they contain no dates, no timings and no machine names, and under
 the derandomized ``ci`` profile two runs produce the same bytes.
 
-Files are written next to their destination and then moved into place, so a
-failure part-way leaves the previous report intact.
+Every file is rendered and written beside its destination first, and only
+then moved into place, so a failure while rendering or writing (a bug, a full
+disk) leaves the previous report intact and no temporary files behind.
 """
 
 from __future__ import annotations
@@ -295,12 +296,12 @@ def check_writable(out: Path) -> None:
 def write(doc: Document, out: Path) -> list[Path]:
     """Write ``conformance.json`` and ``conformance.md`` into ``out``."""
     check_writable(out)
-    files = {
-        "conformance.json": json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
-        "conformance.md": render_markdown(doc),
-    }
     staged: list[tuple[str, Path]] = []
     try:
+        files = {
+            "conformance.json": json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
+            "conformance.md": render_markdown(doc),
+        }
         for name, text in files.items():
             fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.")
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:

@@ -12,13 +12,16 @@ verdict. A variant no obligation catches is reported as uncaught.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Protocol
 
 from proofs.catalogue import ENTRIES, UnknownEntryError, get_entry
+from proofs.data import have_reference_data
 from proofs.obligation import (
     MissingDataError,
     Mutant,
@@ -27,7 +30,7 @@ from proofs.obligation import (
     all_obligations,
     is_entry_id,
 )
-from proofs.profiles import Profile
+from proofs.profiles import Profile, get_profile
 from proofs.verdict import Verdict
 
 
@@ -126,64 +129,119 @@ def run_one(ob: Obligation, profile: Profile, subject: object = None) -> Verdict
         )
 
 
+def _run_by_id(task: tuple[str, str | None, str]) -> tuple[Verdict, float]:
+    """Worker entry point: run obligation ``ob_id`` (on variant ``mutant_id``)."""
+    ob_id, mutant_id, profile_name = task
+    ob = next(o for o in all_obligations() if o.id == ob_id)
+    subject = None
+    if mutant_id is not None:
+        subject = next(m for m in all_mutants() if m.id == mutant_id).build()
+    started = time.perf_counter()
+    verdict = run_one(ob, get_profile(profile_name), subject)
+    return verdict, time.perf_counter() - started
+
+
+Task = tuple[Obligation, Mutant | None]
+
+
+def _run_tasks(
+    tasks: Sequence[Task],
+    labels: Sequence[str],
+    profile: Profile,
+    jobs: int,
+    progress: Progress,
+) -> list[tuple[Verdict, float]]:
+    """Run tasks, in worker processes when ``jobs > 1``; results in task order.
+
+    Workers are spawned afresh and look obligations and variants up by id, so
+    only registered ones can run in parallel.
+    """
+    out: dict[int, tuple[Verdict, float]] = {}
+    if jobs <= 1 or len(tasks) <= 1:
+        for i, (ob, variant) in enumerate(tasks):
+            started = time.perf_counter()
+            verdict = run_one(ob, profile, variant.build() if variant else None)
+            out[i] = (verdict, time.perf_counter() - started)
+            progress.advance(labels[i], str(verdict.outcome), out[i][1])
+        return [out[i] for i in range(len(tasks))]
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {}
+        for i, (ob, variant) in enumerate(tasks):
+            key = (ob.id, variant.id if variant else None, profile.name)
+            futures[pool.submit(_run_by_id, key)] = i
+        for future in as_completed(futures):
+            i = futures[future]
+            out[i] = future.result()
+            progress.advance(labels[i], str(out[i][0].outcome), out[i][1])
+    return [out[i] for i in range(len(tasks))]
+
+
 def run_obligations(
     obligations: Iterable[Obligation],
     profile: Profile,
     progress: Progress | None = None,
+    jobs: int = 1,
 ) -> list[Result]:
+    """Run each obligation once; ``jobs > 1`` runs them in worker processes.
+
+    The results come back in the order given, whatever the order of
+    completion, so output does not depend on ``jobs``.
+    """
     obligations = list(obligations)
     progress = progress or NoProgress()
     progress.begin("obligations", len(obligations))
-    results = []
-    for ob in obligations:
-        started = time.perf_counter()
-        verdict = run_one(ob, profile)
-        seconds = time.perf_counter() - started
-        results.append(Result(ob, verdict, seconds))
-        mark = "" if ob.met_by(verdict) else f" (expected {ob.expected})"
-        progress.advance(ob.id, f"{verdict.outcome}{mark}", seconds)
+    tasks: list[Task] = [(ob, None) for ob in obligations]
+    done = _run_tasks(tasks, [ob.id for ob in obligations], profile, jobs, progress)
     progress.end()
-    return results
+    return [
+        Result(ob, verdict, seconds)
+        for ob, (verdict, seconds) in zip(obligations, done, strict=True)
+    ]
 
 
 def run_mutants(
     profile: Profile,
     obligations: Sequence[Obligation] | None = None,
     progress: Progress | None = None,
+    jobs: int = 1,
+    baseline: Mapping[str, bool] | None = None,
 ) -> list[MutantResult]:
     """Run every faulty variant against the obligations of its subject.
 
     When ``obligations`` is given, only those are tried (and only variants of
-    their subjects are run).
+    their subjects are run). Obligations that cannot run here (reference data
+    absent) are left out: an undecided check catches nothing. When
+    ``baseline`` maps obligation ids to whether they met their expectation on
+    the real subject, only those that did can count as catching a variant.
     """
     pool = list(obligations) if obligations is not None else all_obligations()
+    if not have_reference_data():
+        pool = [ob for ob in pool if not ob.needs_data]
+    if baseline is not None:
+        pool = [ob for ob in pool if baseline.get(ob.id, False)]
     subjects = {ob.subject for ob in pool}
     variants = [m for m in all_mutants() if m.subject in subjects]
+    pairs = [(m, ob) for m in variants for ob in pool if ob.subject == m.subject]
     progress = progress or NoProgress()
-    progress.begin("faulty variants", len(variants))
+    progress.begin("faulty variants", len(pairs))
+    tasks: list[Task] = [(ob, m) for m, ob in pairs]
+    labels = [f"{m.id} on {ob.id}" for m, ob in pairs]
+    done = _run_tasks(tasks, labels, profile, jobs, progress)
+    progress.end()
+
     results = []
     for variant in variants:
-        started = time.perf_counter()
-        subject = variant.build()
-        verdicts: dict[str, Verdict] = {}
-        for ob in pool:
-            if ob.subject == variant.subject:
-                verdicts[ob.id] = run_one(ob, profile, subject)
-        caught = tuple(
-            i for i, v in verdicts.items() if v.outcome is not _expected(pool, i)
-        )
+        verdicts = {
+            ob.id: verdict
+            for (m, ob), (verdict, _) in zip(pairs, done, strict=True)
+            if m is variant
+        }
+        expected = {ob.id: ob.expected for ob in pool}
+        caught = tuple(i for i, v in verdicts.items() if v.outcome is not expected[i])
         results.append(MutantResult(variant, verdicts, caught))
-        progress.advance(
-            variant.id,
-            f"caught by {len(caught)}" if caught else "NOT CAUGHT",
-            time.perf_counter() - started,
-        )
-    progress.end()
     return results
-
-
-def _expected(pool: Sequence[Obligation], ob_id: str) -> object:
-    return next(ob.expected for ob in pool if ob.id == ob_id)
 
 
 def coverage() -> dict[str, list[Obligation]]:

@@ -1,1 +1,1 @@
-"""Faulty variants, one module per subject; every module here is loaded by ``load_all``."""
+"""Faulty variants, one module per subject, all loaded by ``load_all``."""

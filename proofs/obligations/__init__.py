@@ -1,1 +1,1 @@
-"""Obligations, one module per subject; every module here is loaded by ``load_all``."""
+"""Obligations, one module per subject, all loaded by ``load_all``."""
