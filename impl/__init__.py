@@ -53,6 +53,12 @@ _EXPORTS = {
     "FallbackPattern": "impl.resilience",
     "MicroserviceClient": "impl.client",
     "ResilientMicroserviceClient": "impl.client",
+    "MessageQueue": "impl.messaging",
+    "Producer": "impl.messaging",
+    "Consumer": "impl.messaging",
+    "DeduplicatingConsumer": "impl.messaging",
+    "EventStream": "impl.messaging",
+    "Link": "impl.messaging",
 }
 
 __all__ = [

@@ -276,6 +276,11 @@ ENTRIES: tuple[Entry, ...] = (
         r"\mathrm{SyncCall}: S_i \times S_j \times \mathrm{Request} "
         r"\rightarrow \mathrm{Response}",
         "A synchronous call blocks the caller until the response arrives.",
+        (
+            "A call costs its caller the callee's answer time: in the implementation "
+            "on the virtual-time loop, the caller resumes exactly one hop latency "
+            "after it called.",
+        ),
     ),
     Entry(
         "D3.2",
@@ -285,6 +290,11 @@ ENTRIES: tuple[Entry, ...] = (
         r"\mathrm{ProcessingTime}(S_j) + \mathrm{QueueTime}(S_j)",
         "The latency of a call is network delay plus processing time plus "
         "queueing time at the callee.",
+        (
+            "The three parts add; where the queueing time needs a number, the callee "
+            "is an M/M/1 queue, whose means follow from its birth-death chain and "
+            "match the published figures.",
+        ),
     ),
     Entry(
         "T3.1",
@@ -305,6 +315,10 @@ ENTRIES: tuple[Entry, ...] = (
         r"\rightarrow \mathrm{MessageId}",
         "Sending an asynchronous message returns an id at once, without "
         "waiting for the receiver.",
+        (
+            "Send is one step that appends one message and returns a fresh id, in "
+            "the specification and in the implementation's queue alike.",
+        ),
     ),
     Entry(
         "D3.4",
@@ -312,6 +326,10 @@ ENTRIES: tuple[Entry, ...] = (
         "3",
         r"\mathrm{Queue} = \langle m_1, m_2, \dots, m_n \rangle",
         "A message queue is a first-in, first-out sequence of messages.",
+        (
+            "Dequeue returns the oldest message; the implementation's queue stays "
+            "FIFO through acknowledgements, timeouts and redeliveries.",
+        ),
     ),
     Entry(
         "T3.2",
@@ -333,6 +351,7 @@ ENTRIES: tuple[Entry, ...] = (
         r"\mathrm{Event} = (\mathrm{EventId}, \mathrm{EventType}, "
         r"\mathrm{Payload}, \mathrm{Timestamp})",
         "An event is an immutable fact: an id, a type, a payload and a timestamp.",
+        ("Events cannot be changed after they are built, and readers get copies.",),
     ),
     Entry(
         "D3.6",
@@ -340,6 +359,10 @@ ENTRIES: tuple[Entry, ...] = (
         "3",
         r"\mathrm{EventStream} = \langle e_1, e_2, \dots, e_n \rangle",
         "An event stream is an ordered sequence of events.",
+        (
+            "Each partition keeps its events in append order, and a key stays in "
+            "one partition.",
+        ),
     ),
     Entry(
         "T3.3",
@@ -359,6 +382,7 @@ ENTRIES: tuple[Entry, ...] = (
         "4",
         r"\mathrm{HorizontalScale}(S, n) = \{S_1, S_2, \dots, S_n\}",
         "Scaling out runs n instances of a service.",
+        ("Scaling out to n gives n distinct replicas of one definition.",),
     ),
     Entry(
         "D4.2",
@@ -367,6 +391,10 @@ ENTRIES: tuple[Entry, ...] = (
         r"\mathrm{ScaleFactor} = \frac{\mathrm{Throughput}(n\ \text{instances})}"
         r"{\mathrm{Throughput}(1\ \text{instance})}",
         "The scale factor is the throughput of n instances over the throughput of one.",
+        (
+            "It is a ratio of throughputs: 1 for one replica, X(n)/X(1) under the "
+            "universal scalability law.",
+        ),
     ),
     Entry(
         "T4.1",

@@ -7,6 +7,7 @@ from dataclasses import replace
 from itertools import permutations
 from typing import Any
 
+from impl.discovery import ServiceDiscovery
 from proofs.obligation import mutant
 from spec import consistency as c
 
@@ -168,4 +169,29 @@ mutant(
     "which folds consistency into it.",
     subject=SUBJECT,
     available=_available_means_fresh,
+)
+
+
+# The implementation's discovery client -------------------------------------------
+
+
+class _DiscoveryKeepingFirstAnswer(ServiceDiscovery):
+    """Serves the first answer it got for a service for ever."""
+
+    async def discover_service(
+        self, service_name: str, *, healthy_only: bool = False
+    ) -> tuple[Any, ...]:
+        entry = self.cached(service_name, healthy_only=healthy_only)
+        if entry is not None:
+            return entry.instances
+        return await super().discover_service(service_name, healthy_only=healthy_only)
+
+
+mutant(
+    "discovery-keeps-first-answer",
+    defect="The discovery client never expires its cache: after the first "
+    "answer for a service it never asks the registry again, so it never "
+    "converges.",
+    subject="impl.discovery",
+    ServiceDiscovery=_DiscoveryKeepingFirstAnswer,
 )

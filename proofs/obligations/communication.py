@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 from functools import cache
+from itertools import product
 from typing import Any
 
 import sympy as sp
@@ -84,6 +85,16 @@ def _describe_plan(q: Any, plan: Any) -> Any:
     if isinstance(plan, q.Chain):
         return {"chain": [_describe_plan(q, p) for p in plan.parts]}
     return {"fan-out": [_describe_plan(q, p) for p in plan.branches]}
+
+
+#: Durations of the exhaustive searches: small, so the first counterexample
+#: found, in order of size, is also one of the smallest.
+SMALL = (Fraction(0), Fraction(1, 4), Fraction(1, 2))
+
+
+def _small_hops(q: Any) -> list[Any]:
+    """Every hop whose three durations are among :data:`SMALL`."""
+    return [q.Hop(n, p, w) for n in SMALL for p in SMALL for w in SMALL]
 
 
 def _own_latency(h: Any) -> Fraction:
@@ -466,38 +477,35 @@ def _critical(q: Any, profile: Profile) -> Verdict:
     "calls run at once, that overstates the latency: the total is the slowest "
     "branch, not the sum.",
     formal=r"\exists P:\ \sum_{h \in P} \mathrm{Latency}(h) \neq \mathrm{Latency}(P)",
-    method=Method.HYPOTHESIS,
+    method=Method.EXHAUSTIVE,
     expected=Outcome.REFUTED,
     subject=SUBJECT,
     assumptions=_LATENCY_ASSUMPTIONS,
 )
 def _as_written_fan_out(q: Any, profile: Profile) -> Verdict:
-    def prop(hops: list[Any]) -> str | None:
-        plan = q.fan_out(hops)
-        written, actual = q.latency_as_written(plan), q.latency(plan)
-        if written != actual:
-            return f"the sum of the hops is {written}, the fan-out takes {actual}"
-        return None
-
-    found = search(_hops(q, min_size=1, max_size=4), prop, profile)
-    if found.found:
-        hops = found.counterexample or []
-        return Verdict.refuted(
-            "Hypothesis, shrunk",
-            {
-                "fan-out of": [_hop_text(h) for h in hops],
-                "sum of hop latencies (T3.1 as written)": str(
-                    q.latency_as_written(q.fan_out(hops))
-                ),
-                "actual latency (slowest branch)": str(q.latency(q.fan_out(hops))),
-            },
-            searched={"examples": found.calls},
-            detail="The corrected statement: a chain costs the sum of its parts, "
-            "a fan-out the largest of its branches (T3.1/latency-is-critical-path).",
-        )
+    tried = 0
+    for size in (1, 2):
+        for hops in product(_small_hops(q), repeat=size):
+            tried += 1
+            plan = q.fan_out(hops)
+            written, actual = q.latency_as_written(plan), q.latency(plan)
+            if written != actual:
+                return Verdict.refuted(
+                    "exhaustive enumeration, smallest fan-outs first",
+                    {
+                        "fan-out of": [_hop_text(h) for h in hops],
+                        "sum of hop latencies (T3.1 as written)": str(written),
+                        "actual latency (slowest branch)": str(actual),
+                    },
+                    searched={"fan-outs": tried},
+                    detail="The corrected statement: a chain costs the sum of its "
+                    "parts, a fan-out the largest of its branches "
+                    "(T3.1/latency-is-critical-path).",
+                )
     return Verdict.checked(
-        "Hypothesis",
-        searched={"examples": found.calls},
+        "exhaustive enumeration",
+        searched={"fan-outs": tried},
+        bounds="fan-outs of 1-2 hops, durations 0, 1/4, 1/2",
         detail="Every fan-out tried took the sum of its hops.",
     )
 
@@ -607,7 +615,7 @@ def _timeouts_shrink(q: Any, profile: Profile) -> Verdict:
     "inner service works for an answer nobody will read.",
     formal=r"\exists \text{chain}, T:\ T_1 = \dots = T_n = T \land "
     r"\mathrm{orphan}_{i+1} \text{ for some } i",
-    method=Method.HYPOTHESIS,
+    method=Method.EXHAUSTIVE,
     expected=Outcome.REFUTED,
     subject=SUBJECT,
     assumptions=(
@@ -616,29 +624,24 @@ def _timeouts_shrink(q: Any, profile: Profile) -> Verdict:
     ),
 )
 def _fixed_timeouts(q: Any, profile: Profile) -> Verdict:
-    case = st.tuples(_hops(q, min_size=2, max_size=4), positive_durations)
-
-    def prop(c: tuple[list[Any], Fraction]) -> str | None:
-        hops, timeout = c
-        spans = q.nested_timeline(hops, [timeout] * len(hops))
-        orphans = q.orphaned_calls(spans)
-        if orphans:
-            return f"call(s) {list(orphans)} still running after their caller gave up"
-        return None
-
-    found = search(case, prop, profile)
-    if found.found:
-        hops, timeout = found.counterexample  # type: ignore[misc]
-        return Verdict.refuted(
-            "Hypothesis, shrunk",
-            _describe_timeline(q, hops, [timeout] * len(hops)),
-            searched={"examples": found.calls},
-            detail="Propagating the remaining budget instead makes the timeouts "
-            "shrink and removes the orphan (T3.1/timeouts-shrink-along-chain).",
-        )
+    tried = 0
+    for timeout in (Fraction(1, 4), Fraction(1, 2), Fraction(1)):
+        for hops in product(_small_hops(q), repeat=2):
+            tried += 1
+            spans = q.nested_timeline(list(hops), [timeout, timeout])
+            if q.orphaned_calls(spans):
+                return Verdict.refuted(
+                    "exhaustive enumeration, shortest timeouts first",
+                    _describe_timeline(q, list(hops), [timeout, timeout]),
+                    searched={"chains": tried},
+                    detail="Propagating the remaining budget instead makes the "
+                    "timeouts shrink and removes the orphan "
+                    "(T3.1/timeouts-shrink-along-chain).",
+                )
     return Verdict.checked(
-        "Hypothesis",
-        searched={"examples": found.calls},
+        "exhaustive enumeration",
+        searched={"chains": tried},
+        bounds="chains of 2 hops, durations 0, 1/4, 1/2, timeouts 1/4, 1/2, 1",
         detail="No chain with equal timeouts left a call orphaned.",
     )
 
@@ -1014,7 +1017,7 @@ def _partition_order(q: Any, profile: Profile) -> Verdict:
     "timestamps, when a clock is stepped back (as NTP does) or when two "
     "producers' clocks disagree.",
     formal=r"\exists i < j:\ \mathrm{Timestamp}(e_i) > \mathrm{Timestamp}(e_j)",
-    method=Method.HYPOTHESIS,
+    method=Method.EXHAUSTIVE,
     expected=Outcome.REFUTED,
     subject=SUBJECT,
     assumptions=(
@@ -1024,17 +1027,9 @@ def _partition_order(q: Any, profile: Profile) -> Verdict:
     ),
 )
 def _wall_clock(q: Any, profile: Profile) -> Verdict:
-    case = st.tuples(
-        st.tuples(st.integers(0, 3), st.integers(0, 3)),
-        st.lists(
-            st.tuples(st.integers(0, 1), st.integers(0, 3), st.integers(0, 3)),
-            min_size=1,
-            max_size=8,
-        ),
-    )
-
-    def trace(c: Any) -> tuple[list[dict[str, Any]], Any]:
-        offsets, steps = c
+    def trace(
+        offsets: tuple[int, int], steps: tuple[tuple[int, int, int], ...]
+    ) -> tuple[list[dict[str, Any]], Any]:
         stream = q.event_stream(1)
         now, setback = 100, [0, 0]
         rows = []
@@ -1058,27 +1053,48 @@ def _wall_clock(q: Any, profile: Profile) -> Verdict:
             row["stored as"] = f"sequence {r.sequence}, timestamp {r.event.timestamp}"
         return rows, records
 
-    def prop(c: Any) -> str | None:
-        if not q.timestamps_ordered(trace(c)[1]):
-            return "a later event in the partition carries an earlier timestamp"
-        return None
-
-    found = search(case, prop, profile)
-    if found.found:
-        offsets, _ = found.counterexample  # type: ignore[misc]
+    # Two families of clocks, each searched from the shortest traces up.
+    families = {
+        "one producer whose clock is stepped back": (
+            [(0, 0)],
+            list(product((0,), (0, 1), (0, 1))),
+        ),
+        "two producers whose clocks disagree, neither stepped back": (
+            list(product((0, 1), repeat=2)),
+            list(product((0, 1), (0, 1), (0,))),
+        ),
+    }
+    tried = 0
+    found: dict[str, Any] = {}
+    for family, (offset_choices, step_choices) in families.items():
+        for length in (1, 2, 3):
+            for offsets in offset_choices:
+                for steps in product(step_choices, repeat=length):
+                    tried += 1
+                    rows, records = trace(offsets, steps)
+                    if not q.timestamps_ordered(records):
+                        found[family] = {
+                            "clock offsets of producers 0 and 1": list(offsets),
+                            "appends to one partition, in order": rows,
+                        }
+                        break
+                if family in found:
+                    break
+            if family in found:
+                break
+    if found:
         return Verdict.refuted(
-            "Hypothesis, shrunk",
-            {
-                "clock offsets of producers 0 and 1": list(offsets),
-                "appends to one partition, in order": trace(found.counterexample)[0],
-            },
-            searched={"examples": found.calls},
-            detail="Order within a partition is the order of the partition's "
-            "sequence numbers (T3.3/sequence-numbers), not of timestamps.",
+            "exhaustive enumeration, shortest traces first",
+            found,
+            searched={"traces": tried},
+            detail="A later event in the partition carries an earlier timestamp. "
+            "Order within a partition is the order of the partition's sequence "
+            "numbers (T3.3/sequence-numbers), not of timestamps.",
         )
     return Verdict.checked(
-        "Hypothesis",
-        searched={"examples": found.calls},
+        "exhaustive enumeration",
+        searched={"traces": tried},
+        bounds="up to 3 appends, clock steps and offsets of 0 or 1 s",
         detail="Timestamps stayed in order in every trace.",
     )
 

@@ -19,7 +19,9 @@ r"""Consistency obligations: D4.5, D4.6 and CAP (T4.3) on the specification.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
+from itertools import combinations, product
 from typing import Any
 
 import sympy as sp
@@ -37,29 +39,6 @@ SUBJECT = "spec.consistency"
 # Histories -------------------------------------------------------------------
 
 _times = st.integers(0, 6)
-
-
-@st.composite
-def _histories(draw: st.DrawFn, q: Any) -> tuple[Any, ...]:
-    """Small histories: distinct written values, reads of any such value."""
-    n = draw(st.integers(1, 4))
-    ops = []
-    written = [q.INITIAL]
-    for k in range(n):
-        start = draw(_times)
-        end = start + draw(st.integers(0, 3))
-        if draw(st.booleans()):
-            written.append(k + 1)
-            ops.append(q.Operation("write", k + 1, start, end))
-        else:
-            ops.append(("read", start, end))
-    out = []
-    for op in ops:
-        if isinstance(op, tuple):
-            out.append(q.Operation("read", draw(st.sampled_from(written)), *op[1:]))
-        else:
-            out.append(op)
-    return tuple(out)
 
 
 @st.composite
@@ -104,26 +83,31 @@ def _sequential_histories(draw: st.DrawFn, q: Any) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _drop_while_failing(
-    history: tuple[Any, ...] | None, prop: Callable[[tuple[Any, ...]], str | None]
-) -> tuple[Any, ...]:
-    """Drop operations one at a time as long as the history still fails."""
-    current = tuple(history or ())
-    shrinking = True
-    while shrinking:
-        shrinking = False
-        for i in range(len(current)):
-            smaller = current[:i] + current[i + 1 :]
-            if smaller and prop(smaller) is not None:
-                current, shrinking = smaller, True
-                break
-    return current
-
-
 def _history_text(history: Sequence[Any]) -> list[str]:
     return [
         f"{op.kind} {op.value} over [{op.invoked}, {op.completed}]" for op in history
     ]
+
+
+def _small_histories(q: Any, size: int) -> Iterator[tuple[Any, ...]]:
+    """Every history of ``size`` operations on a small grid, smallest times first.
+
+    Operations start at 0, 1 or 2 and last 0 or 1; the k-th operation, if a
+    write, writes k + 1; a read returns the initial value or any value written
+    in the history.
+    """
+    shapes = list(product(("write", "read"), (0, 1, 2), (0, 1)))
+    for drafts in product(shapes, repeat=size):
+        written = [k + 1 for k, (kind, _, _) in enumerate(drafts) if kind == "write"]
+        reads = [k for k, (kind, _, _) in enumerate(drafts) if kind == "read"]
+        for values in product((q.INITIAL, *written), repeat=len(reads)):
+            chosen = dict(zip(reads, values, strict=True))
+            yield tuple(
+                q.Operation(
+                    kind, k + 1 if kind == "write" else chosen[k], start, start + length
+                )
+                for k, (kind, start, length) in enumerate(drafts)
+            )
 
 
 @obligation(
@@ -134,37 +118,34 @@ def _history_text(history: Sequence[Any]) -> list[str]:
     "linearizable; as a definition of strong consistency it is refuted.",
     formal=r"\exists H:\ H \models \text{D4.5} \land H \not\models "
     r"\mathrm{Linearizable}",
-    method=Method.HYPOTHESIS,
+    method=Method.EXHAUSTIVE,
     expected=Outcome.REFUTED,
     subject=SUBJECT,
     assumptions=("a single register, initially 0; written values are distinct",),
 )
 def _as_written(q: Any, profile: Profile) -> Verdict:
-    def prop(h: tuple[Any, ...]) -> str | None:
-        if q.satisfies_as_written(h) and not q.linearizable(h):
-            return "satisfies D4.5 as written, but is not linearizable"
-        return None
-
-    found = search(_histories(q), prop, profile)
-    if found.found:
-        return Verdict.refuted(
-            "Hypothesis, shrunk, then operations dropped while it still fails",
-            {
-                "history": _history_text(
-                    _drop_while_failing(found.counterexample, prop)
-                ),
-                "satisfies D4.5 as written": True,
-                "linearizable": False,
-            },
-            searched={"examples": found.calls},
-            detail="No read sees a write, so the written condition holds "
-            "vacuously; a linearizable register would have returned the value "
-            "written. The suite reads strong consistency as linearizability "
-            "(D4.5/linearizability-stated).",
-        )
+    tried = 0
+    for size in (1, 2):
+        for history in _small_histories(q, size):
+            tried += 1
+            if q.satisfies_as_written(history) and not q.linearizable(history):
+                return Verdict.refuted(
+                    "exhaustive enumeration, smallest histories first",
+                    {
+                        "history": _history_text(history),
+                        "satisfies D4.5 as written": True,
+                        "linearizable": False,
+                    },
+                    searched={"histories": tried},
+                    detail="No read sees a write, so the written condition holds "
+                    "vacuously; a linearizable register would have returned the "
+                    "value written. The suite reads strong consistency as "
+                    "linearizability (D4.5/linearizability-stated).",
+                )
     return Verdict.checked(
-        "Hypothesis",
-        searched={"examples": found.calls},
+        "exhaustive enumeration",
+        searched={"histories": tried},
+        bounds="histories of 1-2 operations, starts 0-2, durations 0-1",
         detail="Every history satisfying D4.5 as written was linearizable.",
     )
 
@@ -321,7 +302,7 @@ def _converges(q: Any, profile: Profile) -> Verdict:
     "taken with the writes as one history, is not linearizable, since it can "
     "return a value after a later write has completed.",
     formal=r"\exists H_{\mathrm{cache}}:\ H \not\models \mathrm{Linearizable}",
-    method=Method.HYPOTHESIS,
+    method=Method.EXHAUSTIVE,
     expected=Outcome.REFUTED,
     subject=SUBJECT,
     assumptions=("writes and reads are instantaneous, at their schedule's times",),
@@ -339,30 +320,41 @@ def _not_linearizable(q: Any, profile: Profile) -> Verdict:
         ]
         return tuple(sorted(ops, key=lambda op: op.invoked))
 
-    def prop(c: tuple[int, list[tuple[int, int]], list[int]]) -> str | None:
-        if not q.linearizable(history(c)):
-            return "the cached reader's history is not linearizable"
-        return None
-
-    found = search(_cache_schedules(), prop, profile)
-    if found.found:
-        return Verdict.refuted(
-            "Hypothesis, shrunk",
-            {
-                **_schedule_text(found.counterexample),  # type: ignore[arg-type]
-                "history (write at 2t, read at 2t+1)": _history_text(
-                    history(found.counterexample)  # type: ignore[arg-type]
-                ),
-            },
-            searched={"examples": found.calls},
-            detail="A read answered from the cache after a newer write "
-            "completed returns the older value.",
-        )
+    tried = 0
+    for size in (1, 2, 3):
+        for ttl in (1, 2):
+            for write_times in _subsets((0, 1, 2), size - 1):
+                writes = [(t, k + 1) for k, t in enumerate(write_times)]
+                for reads in _subsets((0, 1, 2, 3), 1, up_to=size):
+                    tried += 1
+                    c = (ttl, writes, list(reads))
+                    if not q.linearizable(history(c)):
+                        return Verdict.refuted(
+                            "exhaustive enumeration, smallest schedules first",
+                            {
+                                **_schedule_text(c),
+                                "history (write at 2t, read at 2t+1)": _history_text(
+                                    history(c)
+                                ),
+                            },
+                            searched={"schedules": tried},
+                            detail="A read answered from the cache after a newer "
+                            "write completed returns the older value.",
+                        )
     return Verdict.checked(
-        "Hypothesis",
-        searched={"examples": found.calls},
+        "exhaustive enumeration",
+        searched={"schedules": tried},
+        bounds="ttl 1-2, up to 2 writes and 3 reads at times 0-3",
         detail="Every cached reader's history was linearizable.",
     )
+
+
+def _subsets(
+    items: tuple[int, ...], size: int, *, up_to: int | None = None
+) -> Iterator[tuple[int, ...]]:
+    """Sorted subsets of ``items`` of ``size`` elements (or ``size..up_to``)."""
+    for n in range(size, (up_to if up_to is not None else size) + 1):
+        yield from combinations(items, n)
 
 
 @obligation(
@@ -618,13 +610,18 @@ def _pair(
             },
             bounds=f"executions of 1-{bound} requests",
         )
-    flags = {
-        "consistency": consistency,
-        "availability": availability,
-        "partitions": partitions,
-        "bound": bound,
-    }
-    broken = _first_failure(q, lambda v: witness[v], **flags)
+
+    def first_failure(protocol: Callable[[Any], Any]) -> Any:
+        return _first_failure(
+            q,
+            protocol,
+            consistency=consistency,
+            availability=availability,
+            partitions=partitions,
+            bound=bound,
+        )
+
+    broken = first_failure(lambda v: witness[v])
     if broken is not None:
         return Verdict.unknown(
             "Z3 and enumeration",
@@ -632,7 +629,7 @@ def _pair(
             + "; ".join(str(r) for r in broken),
         )
     protocol = getattr(q, named)
-    broken = _first_failure(q, protocol, **flags)
+    broken = first_failure(protocol)
     if broken is not None:
         return Verdict.refuted(
             "enumeration",
@@ -715,4 +712,131 @@ def _ap(q: Any, profile: Profile) -> Verdict:
         availability=True,
         partitions=True,
         named="latest_known",
+    )
+
+
+# D4.6 on the implementation's discovery client ---------------------------------
+
+
+@st.composite
+def _discovery_scenarios(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Scenarios of registry writes and cached reads, one service each."""
+    scenarios = []
+    for _ in range(draw(st.integers(1, 3))):
+        ttl = draw(st.sampled_from((1, 2, 5)))
+        writes = draw(
+            st.lists(
+                st.tuples(
+                    st.integers(0, 6),
+                    st.sampled_from(("i1", "i2", "i3")),
+                    st.booleans(),
+                ),
+                min_size=1,
+                max_size=5,
+            )
+        )
+        reads = [
+            sorted(draw(st.lists(st.integers(0, 20), min_size=1, max_size=5)))
+            for _ in range(2)
+        ]
+        scenarios.append({"ttl": ttl, "writes": sorted(writes), "reads": reads})
+    return scenarios
+
+
+def _discovery_run(q: Any, scenarios: list[dict[str, Any]]) -> str | None:
+    from impl.endpoints import ServiceEndpoint, ServiceInstance
+    from impl.registry_server import RegistryServer
+    from proofs.harness.vtime import run
+
+    async def scenario(server: Any, name: str, plan: dict[str, Any]) -> str | None:
+        loop = asyncio.get_running_loop()
+        registry = server.registry
+        origin = loop.time()
+        clients = [
+            q.ServiceDiscovery(server.url, cache_ttl=plan["ttl"]) for _ in plan["reads"]
+        ]
+        last_write = origin + max(t for t, _, _ in plan["writes"])
+        problems: list[str] = []
+
+        async def writer() -> None:
+            for t, ident, add in plan["writes"]:
+                await asyncio.sleep(max(0.0, origin + t - loop.time()))
+                if add:
+                    await registry.register(
+                        ServiceInstance(name, ident, ServiceEndpoint("127.0.0.1", 8000))
+                    )
+                else:
+                    await registry.deregister(name, ident)
+
+        async def reader(client: Any, times: list[int]) -> None:
+            for t in times:
+                await asyncio.sleep(max(0.0, origin + t + 0.5 - loop.time()))
+                asked = loop.time()
+                got = {i.instance_id for i in await client.discover_service(name)}
+                if asked >= last_write + plan["ttl"]:
+                    final = {i.instance_id for i in await registry.get_instances(name)}
+                    if got != final:
+                        problems.append(
+                            f"read at {asked - origin:g} s, {plan['ttl']} s after the "
+                            f"last write, saw {sorted(got)}; the registry has "
+                            f"{sorted(final)}"
+                        )
+
+        try:
+            await asyncio.gather(
+                writer(),
+                *(reader(c, ts) for c, ts in zip(clients, plan["reads"], strict=True)),
+            )
+        finally:
+            for c in clients:
+                await c.close()
+        return problems[0] if problems else None
+
+    async def main() -> str | None:
+        async with RegistryServer() as server:
+            for k, plan in enumerate(scenarios):
+                problem = await scenario(server, f"svc-{k}", plan)
+                if problem is not None:
+                    return f"scenario {k}: {problem}"
+        return None
+
+    return run(main())
+
+
+@obligation(
+    "D4.6/impl-discovery-converges",
+    reading="The implementation's cached discovery client, reading a real "
+    "registry server over HTTP, is eventually consistent: once writes stop, "
+    "every read made at least its cache TTL after the last write returns "
+    "exactly the registry's instances.",
+    formal=r"t \ge t_{\mathrm{last}} + \mathrm{ttl} \Rightarrow "
+    r"\mathrm{discover}(t) = \mathrm{registry}(t)",
+    method=Method.HYPOTHESIS,
+    expected=Outcome.CHECKED,
+    subject="impl.discovery",
+    assumptions=(
+        "registry and clients share the virtual-time loop; requests cross real "
+        "sockets on 127.0.0.1",
+        "the registry stays reachable",
+    ),
+)
+def _discovery_converges(q: Any, profile: Profile) -> Verdict:
+    budget = max(5, profile.examples // 20)
+    found = search(
+        _discovery_scenarios(),
+        lambda s: _discovery_run(q, s),
+        profile,
+        max_examples=budget,
+    )
+    if found.found:
+        return Verdict.refuted(
+            "Hypothesis against a real registry server, shrunk",
+            {"scenarios": found.counterexample, "problem": found.message},
+            searched={"examples": found.calls},
+        )
+    return Verdict.checked(
+        "Hypothesis against a real registry server on the virtual-time loop",
+        searched={"examples": found.calls},
+        bounds="1-3 scenarios per example, TTL 1-5 s, up to 5 writes and 2 readers "
+        "of up to 5 reads each",
     )

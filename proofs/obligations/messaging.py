@@ -46,13 +46,17 @@ SUBJECT = "impl.messaging"
 #: number plus one half) never coincides with the end of a wait.
 ACK_TIMEOUT = 2.5
 
+# Sends and receives are drawn more often than the rest, so that sequences
+# build up a queue, deliver from it, and then let deliveries expire.
 _ops = st.lists(
     st.one_of(
         st.just(("send",)),
+        st.just(("send",)),
+        st.just(("receive",)),
         st.just(("receive",)),
         st.tuples(st.just("ack"), st.integers(0, 7)),
         st.tuples(st.just("nack"), st.integers(0, 7)),
-        st.tuples(st.just("wait"), st.integers(1, 2)),
+        st.tuples(st.just("wait"), st.integers(1, 3)),
     ),
     max_size=30,
 )
