@@ -1032,7 +1032,7 @@ def _wall_clock(q: Any, profile: Profile) -> Verdict:
     ) -> tuple[list[dict[str, Any]], Any]:
         stream = q.event_stream(1)
         now, setback = 100, [0, 0]
-        rows = []
+        rows: list[dict[str, Any]] = []
         for k, (producer, advance, step_back) in enumerate(steps):
             now += advance
             setback[producer] += step_back
@@ -1054,7 +1054,7 @@ def _wall_clock(q: Any, profile: Profile) -> Verdict:
         return rows, records
 
     # Two families of clocks, each searched from the shortest traces up.
-    families = {
+    families: dict[str, tuple[list[Any], list[Any]]] = {
         "one producer whose clock is stepped back": (
             [(0, 0)],
             list(product((0,), (0, 1), (0, 1))),
