@@ -4,6 +4,7 @@
 
     MicroserviceError                 root: everything this package raises
     ├── ConfigurationError            a component was built wrongly (ValueError)
+    │   └── InvalidWeightError        an instance's balancing weight is unusable
     ├── RegistryError                 the registry refused or could not serve
     │   ├── RegistrationRefused       invalid input; says which field and why
     │   └── RegistryUnavailable       the registry could not be reached
@@ -34,6 +35,22 @@ class ConfigurationError(MicroserviceError, ValueError):
         super().__init__(message)
         #: The argument or field that was wrong, when one can be named.
         self.field = field
+
+
+class InvalidWeightError(ConfigurationError):
+    """An instance's ``endpoint.metadata["weight"]`` cannot be used to balance.
+
+    ``service_name`` and ``instance_id`` name the instance, ``weight`` is the
+    value found (``None`` when it was missing and no default applies).
+    """
+
+    def __init__(
+        self, message: str, *, service_name: str, instance_id: str, weight: object
+    ) -> None:
+        super().__init__(message, field="endpoint.metadata.weight")
+        self.service_name = service_name
+        self.instance_id = instance_id
+        self.weight = weight
 
 
 class RegistryError(MicroserviceError):

@@ -11,6 +11,10 @@
     obligations of its subject, and write ``conformance.json`` and
     ``conformance.md`` (default directory ``reports/``). The default profile
     here is ``ci``, whose output is reproducible byte for byte.
+``mstheory check-history --model cas-register|kv FILE ...``
+    Decide whether each recorded history (Jepsen log lines or EDN op maps) is
+    linearizable; one line per file. Exit status 0 when all are, 1 when one
+    is not or is undecided within the budget, 2 when a file cannot be read.
 ``mstheory registry serve [--host H] [--port P] [--token T]``
     Serve an in-memory service registry over HTTP (default 127.0.0.1:8500)
     until interrupted; see :mod:`impl.registry_server` for its routes.
@@ -130,6 +134,17 @@ def _parser() -> _Parser:
         default=Path("reports"),
         help="output directory (default: reports/)",
     )
+    history = sub.add_parser(
+        "check-history", help="check recorded histories for linearizability"
+    )
+    history.add_argument("--model", required=True, choices=("cas-register", "kv"))
+    history.add_argument(
+        "--budget",
+        type=float,
+        default=10.0,
+        help="seconds of search per file before answering unknown (default: 10)",
+    )
+    history.add_argument("files", nargs="+", metavar="FILE")
     registry = sub.add_parser("registry", help="the service registry over HTTP")
     registry_sub = registry.add_subparsers(
         dest="registry_command", required=True, parser_class=_Parser
@@ -177,6 +192,10 @@ def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "list":
         return _list()
+    if args.command == "check-history":
+        from proofs.linearizability import check_files
+
+        return check_files(args.files, args.model, budget=args.budget)
     if args.command == "registry":
         return _serve_registry(args.host, args.port, args.token)
 

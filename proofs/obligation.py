@@ -22,6 +22,7 @@ module of both packages, so adding a module is all it takes to add content.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import importlib
 import pkgutil
@@ -105,14 +106,19 @@ class Obligation:
 
 
 def _with_assumptions(verdict: Verdict, extra: tuple[str, ...]) -> Verdict:
-    import dataclasses
-
     return dataclasses.replace(verdict, assumptions=verdict.assumptions + extra)
 
 
 @dataclass(frozen=True)
 class Mutant:
-    """A faulty variant: a module with some names replaced by defective ones."""
+    """A faulty variant: a module with some names replaced by defective ones.
+
+    The replacement is seen by whoever looks the names up *through the
+    subject*; functions of the real module that call each other directly still
+    see the originals. Obligations therefore reach every name they examine
+    through their ``subject`` argument, and a variant replaces each name an
+    obligation examines.
+    """
 
     id: str
     defect: str

@@ -306,6 +306,7 @@ def write(doc: Document, out: Path) -> list[Path]:
             fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.")
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)
+            os.chmod(tmp, 0o644)
             staged.append((tmp, out / name))
         for tmp, final in staged:
             os.replace(tmp, final)

@@ -9,6 +9,8 @@ Modules:
 
 - :mod:`spec.model`: services as five-tuples (D1.1), systems as call graphs
   (D1.2), dependency (D1.5) and composition (D1.6).
+- :mod:`spec.balancing`: load-balancing policies as step functions (D2.3,
+  D2.4) and the arithmetic kernels the balancing bounds are proved on (T2.2).
 - :mod:`spec.quality`: availability of a service, of a chain and of redundant
   replicas (D4.3, D4.4, T4.2).
 - :mod:`spec.state`: service state (queue, memory, computation), system state

@@ -12,6 +12,8 @@ import pytest
 from proofs import report as report_mod
 from proofs.catalogue import ENTRIES
 from proofs.cli import main
+from proofs.data import have_reference_data
+from proofs.obligation import all_obligations
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -36,10 +38,11 @@ def test_verify_one_theorem_shows_proved_with_method(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     status, out, _ = run(capsys, "verify", "--only", "T4.2", "--jobs", "1")
-    assert status == 0
     proved = [x for x in out.splitlines() if x.startswith("T4.2/") and "PROVED" in x]
-    assert proved and all("Z3" in x or "SymPy" in x for x in proved)
+    assert len(proved) >= 3 and all("Z3" in x or "SymPy" in x for x in proved)
     assert "reached their expected verdict" in out
+    # Without reference data the data obligations are UNKNOWN: no pass.
+    assert status == (0 if have_reference_data() else 1)
 
 
 def test_verify_one_obligation(capsys: pytest.CaptureFixture[str]) -> None:
@@ -119,7 +122,14 @@ def test_report_writes_json_and_markdown(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     status, out, _ = run(
-        capsys, "report", "--out", str(tmp_path), "--only", "D4.4", "-j", "1"
+        capsys,
+        "report",
+        "--out",
+        str(tmp_path),
+        "--only",
+        *(o.id for o in all_obligations() if o.entry == "D4.4" and not o.needs_data),
+        "-j",
+        "1",
     )
     assert status == 0, out
     doc = json.loads((tmp_path / "conformance.json").read_text())
@@ -139,6 +149,7 @@ def test_report_writes_json_and_markdown(
         ):
             assert key in item, key
         assert item["theorem"] == "D4.4"
+        assert item["verdict"] in ("PROVED", "CHECKED")
     assert doc["mutants"], "faulty variants of the subject must be listed"
     for item in doc["mutants"]:
         assert {"id", "defect", "caught_by"} <= set(item)

@@ -108,3 +108,15 @@ def test_real_sockets_work_on_the_virtual_loop() -> None:
         return line
 
     assert run(main()) == b"ping\n"
+
+
+def test_zero_delay_timers_fire_far_from_time_zero() -> None:
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(200 * 86400)
+        done: asyncio.Future[int] = loop.create_future()
+        loop.call_later(0, done.set_result, 1)
+        await done
+        return loop.time()
+
+    assert run(main(), start=2e7) == 2e7 + 200 * 86400

@@ -26,6 +26,15 @@ sockets of the same loop is usually readable at once; ``io_grace`` covers
 handshakes and peers in other threads or processes. While a job submitted with
 ``run_in_executor`` is still running, time does not move at all.
 
+Controlled interleavings: a loop built with a ``chooser`` holds back every
+ready callback and runs them one per iteration, asking the chooser which of
+the held ones goes next (:mod:`proofs.harness.scheduler` builds choosers and
+explores schedules with them). Without a chooser the loop runs its ready
+queue first in, first out, exactly as the standard loop does. Timers and I/O
+callbacks still run as soon as they are due; what they wake (a task waiting on
+a sleep or a socket) is a ready callback like any other, so its order is
+chosen too.
+
 What this does not promise: determinism of real network traffic. Traces are
 reproducible for code whose only inputs are the loop's clock and in-memory
 events; with sockets involved, callbacks may be ordered by the kernel.
@@ -35,12 +44,17 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import selectors
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, TypeVar, TypeVarTuple, Unpack
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, TypeAlias, TypeVar, TypeVarTuple, Unpack
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
+
+#: Picks which of the held ready callbacks runs next: given at least two, in
+#: the order they became ready, it returns the index of one of them.
+Chooser: TypeAlias = Callable[[Sequence[asyncio.Handle]], int]
 
 #: Longest real time the loop waits, with nothing scheduled, for another thread
 #: to wake it before it declares that it would wait forever.
@@ -119,15 +133,25 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     ``start`` is the clock's first reading. ``io_grace`` is how long, in real
     seconds, the loop waits for socket I/O before jumping over idle time while
-    sockets are open.
+    sockets are open. ``chooser``, when given, decides the order of ready
+    callbacks (see the module's notes); it can be replaced or removed while
+    the loop runs through the attribute of the same name.
     """
 
-    def __init__(self, start: float = 0.0, io_grace: float = 0.002) -> None:
+    def __init__(
+        self,
+        start: float = 0.0,
+        io_grace: float = 0.002,
+        chooser: Chooser | None = None,
+    ) -> None:
         selector = _VirtualSelector(lambda: self)
         self._now = float(start)
         self.io_grace = io_grace
         self.executor_jobs = 0
         self.jumps = 0
+        self.chooser = chooser
+        #: Ready callbacks held back for the chooser, in the order they arrived.
+        self._held: list[asyncio.Handle] = []
         super().__init__(selector)
         selector.baseline = len(selector.get_map())
 
@@ -140,6 +164,44 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             raise ValueError(f"virtual time cannot go back ({seconds} s)")
         self._now += seconds
         self.jumps += 1
+        # asyncio treats a timer as due when it falls before now plus the
+        # clock's resolution; far from zero a float cannot add 1 ns, and a
+        # timer due exactly now would never fire.
+        self._clock_resolution = max(1e-9, 2 * math.ulp(self._now))
+
+    def _run_once(self) -> None:
+        ready: Any = self._ready  # type: ignore[attr-defined]
+        held = self._held
+        choose = self.chooser
+        if choose is None:
+            if held:
+                ready.extendleft(reversed(held))
+                held.clear()
+            super()._run_once()  # type: ignore[misc]
+            return
+
+        held.extend(ready)
+        ready.clear()
+        held[:] = [h for h in held if not h.cancelled()]
+        if held:
+            try:
+                index = choose(held) if len(held) > 1 else 0
+            except BaseException:
+                # The chooser gave up (a Hypothesis draw past its budget, say):
+                # let the loop finish first in, first out so that cleanup runs.
+                self.chooser = None
+                raise
+            if not 0 <= index < len(held):
+                self.chooser = None
+                raise IndexError(
+                    f"chooser picked callback {index} of {len(held)} ready ones"
+                )
+            ready.append(held.pop(index))
+        super()._run_once()  # type: ignore[misc]
+
+    def close(self) -> None:
+        self._held.clear()
+        super().close()
 
     def run_in_executor(
         self,
@@ -158,10 +220,31 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
 
 def run(
-    main: Coroutine[Any, Any, T], *, start: float = 0.0, io_grace: float = 0.002
+    main: Coroutine[Any, Any, T],
+    *,
+    start: float = 0.0,
+    io_grace: float = 0.002,
+    chooser: Chooser | None = None,
 ) -> T:
-    """Run ``main`` to completion on a fresh :class:`VirtualTimeLoop`."""
+    """Run ``main`` to completion on a fresh :class:`VirtualTimeLoop`.
+
+    With a ``chooser``, every choice among ready callbacks made while ``main``
+    runs is the chooser's; the cleanup after ``main`` returns runs first in,
+    first out.
+    """
     with asyncio.Runner(
-        loop_factory=lambda: VirtualTimeLoop(start=start, io_grace=io_grace)
+        loop_factory=lambda: VirtualTimeLoop(
+            start=start, io_grace=io_grace, chooser=chooser
+        )
     ) as runner:
-        return runner.run(main)
+        return runner.run(then_release_chooser(main))
+
+
+async def then_release_chooser(main: Coroutine[Any, Any, T]) -> T:
+    """Await ``main``, then let the loop run first in, first out."""
+    try:
+        return await main
+    finally:
+        loop = asyncio.get_running_loop()
+        if isinstance(loop, VirtualTimeLoop):
+            loop.chooser = None
