@@ -303,8 +303,12 @@ ENTRIES: tuple[Entry, ...] = (
         r"\mathrm{TotalLatency} = \sum_{i=1}^{n-1} \mathrm{Latency}(S_i, S_{i+1})",
         "The latency of a call chain is the sum of its hops' latencies.",
         (
-            "For a sequential chain the total is the sum of the hops.",
+            "For a sequential chain the total is the sum of the hops, in the "
+            "specification and measured on the implementation.",
             "For a parallel fan-out the total is the maximum, not the sum.",
+            "Along a nested chain, per-hop timeouts must shrink: each hop gets "
+            "what is left of its caller's budget, or calls are left running "
+            "after their caller gave up.",
         ),
     ),
     Entry(
@@ -340,6 +344,8 @@ ENTRIES: tuple[Entry, ...] = (
         (
             "With r retries over independent loss p the delivery probability is "
             "1 - p^(r+1), below 1 for p > 0; it tends to 1 as r grows.",
+            "The implementation's producer, over a lossy link, delivers with a "
+            "frequency matching the formula within a confidence interval.",
             "At-least-once delivery produces duplicates unless the consumer "
             "deduplicates.",
         ),
@@ -466,7 +472,12 @@ ENTRIES: tuple[Entry, ...] = (
         "4",
         r"\lim_{t \to \infty} P(\mathrm{Consistent}(t)) = 1",
         "Given time, the replicas agree with probability tending to one.",
-        ("Once writes stop, every cached reader converges to the registry's state.",),
+        (
+            "Once writes stop, every cached reader converges to the registry's "
+            "state, in the specification and in the implementation's discovery "
+            "client; a cached reader is not linearizable.",
+            "Read as a probability, anti-entropy agreement tends to 1.",
+        ),
     ),
     Entry(
         "T4.3",
