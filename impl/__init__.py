@@ -62,6 +62,12 @@ _EXPORTS = {
     "InMemoryTransport": "impl.transport",
     "InMemoryResponse": "impl.transport",
     "ServiceRequest": "impl.transport",
+    "MessageQueue": "impl.messaging",
+    "Producer": "impl.messaging",
+    "Consumer": "impl.messaging",
+    "DeduplicatingConsumer": "impl.messaging",
+    "EventStream": "impl.messaging",
+    "Link": "impl.messaging",
 }
 
 __all__ = [

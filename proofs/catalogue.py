@@ -297,6 +297,11 @@ ENTRIES: tuple[Entry, ...] = (
         r"\mathrm{SyncCall}: S_i \times S_j \times \mathrm{Request} "
         r"\rightarrow \mathrm{Response}",
         "A synchronous call blocks the caller until the response arrives.",
+        (
+            "A call costs its caller the callee's answer time: in the implementation "
+            "on the virtual-time loop, the caller resumes exactly one hop latency "
+            "after it called.",
+        ),
     ),
     Entry(
         "D3.2",
@@ -306,6 +311,11 @@ ENTRIES: tuple[Entry, ...] = (
         r"\mathrm{ProcessingTime}(S_j) + \mathrm{QueueTime}(S_j)",
         "The latency of a call is network delay plus processing time plus "
         "queueing time at the callee.",
+        (
+            "The three parts add; where the queueing time needs a number, the callee "
+            "is an M/M/1 queue, whose means follow from its birth-death chain and "
+            "match the published figures.",
+        ),
     ),
     Entry(
         "T3.1",
@@ -314,8 +324,12 @@ ENTRIES: tuple[Entry, ...] = (
         r"\mathrm{TotalLatency} = \sum_{i=1}^{n-1} \mathrm{Latency}(S_i, S_{i+1})",
         "The latency of a call chain is the sum of its hops' latencies.",
         (
-            "For a sequential chain the total is the sum of the hops.",
+            "For a sequential chain the total is the sum of the hops, in the "
+            "specification and measured on the implementation.",
             "For a parallel fan-out the total is the maximum, not the sum.",
+            "Along a nested chain, per-hop timeouts must shrink: each hop gets "
+            "what is left of its caller's budget, or calls are left running "
+            "after their caller gave up.",
         ),
     ),
     Entry(
@@ -326,6 +340,10 @@ ENTRIES: tuple[Entry, ...] = (
         r"\rightarrow \mathrm{MessageId}",
         "Sending an asynchronous message returns an id at once, without "
         "waiting for the receiver.",
+        (
+            "Send is one step that appends one message and returns a fresh id, in "
+            "the specification and in the implementation's queue alike.",
+        ),
     ),
     Entry(
         "D3.4",
@@ -333,6 +351,10 @@ ENTRIES: tuple[Entry, ...] = (
         "3",
         r"\mathrm{Queue} = \langle m_1, m_2, \dots, m_n \rangle",
         "A message queue is a first-in, first-out sequence of messages.",
+        (
+            "Dequeue returns the oldest message; the implementation's queue stays "
+            "FIFO through acknowledgements, timeouts and redeliveries.",
+        ),
     ),
     Entry(
         "T3.2",
@@ -343,6 +365,8 @@ ENTRIES: tuple[Entry, ...] = (
         (
             "With r retries over independent loss p the delivery probability is "
             "1 - p^(r+1), below 1 for p > 0; it tends to 1 as r grows.",
+            "The implementation's producer, over a lossy link, delivers with a "
+            "frequency matching the formula within a confidence interval.",
             "At-least-once delivery produces duplicates unless the consumer "
             "deduplicates.",
         ),
@@ -354,6 +378,7 @@ ENTRIES: tuple[Entry, ...] = (
         r"\mathrm{Event} = (\mathrm{EventId}, \mathrm{EventType}, "
         r"\mathrm{Payload}, \mathrm{Timestamp})",
         "An event is an immutable fact: an id, a type, a payload and a timestamp.",
+        ("Events cannot be changed after they are built, and readers get copies.",),
     ),
     Entry(
         "D3.6",
@@ -361,6 +386,10 @@ ENTRIES: tuple[Entry, ...] = (
         "3",
         r"\mathrm{EventStream} = \langle e_1, e_2, \dots, e_n \rangle",
         "An event stream is an ordered sequence of events.",
+        (
+            "Each partition keeps its events in append order, and a key stays in "
+            "one partition.",
+        ),
     ),
     Entry(
         "T3.3",
@@ -380,6 +409,7 @@ ENTRIES: tuple[Entry, ...] = (
         "4",
         r"\mathrm{HorizontalScale}(S, n) = \{S_1, S_2, \dots, S_n\}",
         "Scaling out runs n instances of a service.",
+        ("Scaling out to n gives n distinct replicas of one definition.",),
     ),
     Entry(
         "D4.2",
@@ -388,6 +418,10 @@ ENTRIES: tuple[Entry, ...] = (
         r"\mathrm{ScaleFactor} = \frac{\mathrm{Throughput}(n\ \text{instances})}"
         r"{\mathrm{Throughput}(1\ \text{instance})}",
         "The scale factor is the throughput of n instances over the throughput of one.",
+        (
+            "It is a ratio of throughputs: 1 for one replica, X(n)/X(1) under the "
+            "universal scalability law.",
+        ),
     ),
     Entry(
         "T4.1",
@@ -459,7 +493,12 @@ ENTRIES: tuple[Entry, ...] = (
         "4",
         r"\lim_{t \to \infty} P(\mathrm{Consistent}(t)) = 1",
         "Given time, the replicas agree with probability tending to one.",
-        ("Once writes stop, every cached reader converges to the registry's state.",),
+        (
+            "Once writes stop, every cached reader converges to the registry's "
+            "state, in the specification and in the implementation's discovery "
+            "client; a cached reader is not linearizable.",
+            "Read as a probability, anti-entropy agreement tends to 1.",
+        ),
     ),
     Entry(
         "T4.3",

@@ -17,4 +17,13 @@ Modules:
   table of rules (D2.5, D2.6, T1.2, T2.3).
 - :mod:`spec.resilience`: retry, bulkhead, timeout and fallback as deciders,
   and the order of the resilient client's layers.
+- :mod:`spec.state`: service state (queue, memory, computation), system state
+  as their product, and steps that stay local (D1.3, D1.4, T1.1).
+- :mod:`spec.communication`: call latency, chains, fan-outs and timeouts;
+  message queues and delivery over lossy links; events and partitioned
+  streams (D3.1-D3.6, T3.1-T3.3).
+- :mod:`spec.scaling`: horizontal scaling, the scale factor and the universal
+  scalability law (D4.1, D4.2, T4.1).
+- :mod:`spec.consistency`: histories and linearizability, cached readers, and
+  a two-replica model for CAP (D4.5, D4.6, T4.3).
 """

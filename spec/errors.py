@@ -15,3 +15,15 @@ class ModelError(SpecError):
 
 class QualityError(SpecError):
     """An availability, time or count outside its domain."""
+
+
+class CommunicationError(SpecError):
+    """A latency, message, queue or event stream outside its domain."""
+
+
+class StateError(SpecError):
+    """A service or system state that is not well formed."""
+
+
+class ConsistencyError(SpecError):
+    """A history, operation or replica model that is not well formed."""
