@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import importlib
 import pkgutil
 import re
@@ -104,6 +105,14 @@ class Obligation:
     def met_by(self, verdict: Verdict) -> bool:
         return verdict.outcome is self.expected
 
+    def bites(self, verdict: Verdict) -> bool:
+        """Whether ``verdict``, reached on a faulty variant, catches it.
+
+        Only a decided verdict other than the expected one does: a check that
+        crashed or ran out of budget (UNKNOWN) has shown nothing.
+        """
+        return verdict.outcome is not Outcome.UNKNOWN and not self.met_by(verdict)
+
 
 def _with_assumptions(verdict: Verdict, extra: tuple[str, ...]) -> Verdict:
     return dataclasses.replace(verdict, assumptions=verdict.assumptions + extra)
@@ -113,11 +122,10 @@ def _with_assumptions(verdict: Verdict, extra: tuple[str, ...]) -> Verdict:
 class Mutant:
     """A faulty variant: a module with some names replaced by defective ones.
 
-    The replacement is seen by whoever looks the names up *through the
-    subject*; functions of the real module that call each other directly still
-    see the originals. Obligations therefore reach every name they examine
-    through their ``subject`` argument, and a variant replaces each name an
-    obligation examines.
+    :meth:`build` runs the subject module's code afresh into a new module and
+    then puts the replacements into that module's globals, so the defect is
+    seen everywhere: by an obligation that looks a name up on its subject, and
+    by every function of the module that calls the replaced one internally.
     """
 
     id: str
@@ -125,22 +133,89 @@ class Mutant:
     subject: str
     overrides: Mapping[str, Any] = field(repr=False)
 
-    def build(self) -> types.SimpleNamespace:
-        """The subject with this variant's replacements applied."""
-        module = resolve_subject(self.subject)
-        names = {k: v for k, v in vars(module).items() if not k.startswith("__")}
-        missing = sorted(set(self.overrides) - set(names))
+    def build(self) -> types.ModuleType:
+        """A fresh copy of the subject module with this variant's replacements.
+
+        Classes and functions of the copy are new objects; names the module
+        imports from elsewhere are the same objects as in the real module.
+        """
+        real = resolve_subject(self.subject)
+        missing = sorted(set(self.overrides) - set(vars(real)))
         if missing:
             raise RegistrationError(
                 f"faulty variant {self.id} replaces {', '.join(missing)}, "
                 f"which {self.subject} does not define"
             )
-        names.update(self.overrides)
-        return types.SimpleNamespace(**names)
+        copy = types.ModuleType(real.__name__, real.__doc__)
+        copy.__dict__.update(
+            __file__=getattr(real, "__file__", None),
+            __spec__=real.__spec__,
+            __loader__=real.__loader__,
+            __package__=real.__package__,
+        )
+        exec(_module_code(real), copy.__dict__)
+        copy.__dict__.update(self.overrides)
+        return copy
 
 
 def resolve_subject(name: str) -> types.ModuleType:
     return importlib.import_module(name)
+
+
+@functools.cache
+def _module_code(module: types.ModuleType) -> types.CodeType:
+    loader = module.__loader__
+    code = loader.get_code(module.__name__) if loader is not None else None  # type: ignore[attr-defined]
+    if code is None:
+        raise RegistrationError(f"cannot read the code of {module.__name__}")
+    return code  # type: ignore[no-any-return]
+
+
+def reach(module: types.ModuleType, names: Iterable[str]) -> frozenset[str]:
+    """``names`` and every global of ``module`` reachable from them.
+
+    A function reaches the globals its code (nested functions included)
+    mentions; a class reaches those of its methods and properties. This is
+    what a variant replacing one of the module's names can change for a check
+    that looked up only ``names``: internal calls included, dynamic lookups
+    (``getattr`` with a computed name, ``globals()``) not.
+    """
+    space = vars(module)
+    seen: set[str] = set()
+    todo = [n for n in names]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in space:
+            todo.extend(n for n in _mentions(space[name]) if n in space)
+    return frozenset(seen)
+
+
+def _mentions(value: object) -> set[str]:
+    if isinstance(value, type):
+        found: set[str] = set()
+        for member in vars(value).values():
+            found |= _mentions(member)
+        return found
+    if isinstance(value, (staticmethod, classmethod)):
+        return _mentions(value.__func__)
+    if isinstance(value, property):
+        return set().union(*(_mentions(f) for f in (value.fget, value.fset) if f))
+    code = getattr(value, "__code__", None)
+    if not isinstance(code, types.CodeType):
+        wrapped = getattr(value, "__wrapped__", None)
+        return _mentions(wrapped) if wrapped is not None else set()
+    return _code_names(code)
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    found = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found |= _code_names(const)
+    return found
 
 
 # The registries -------------------------------------------------------------

@@ -20,6 +20,7 @@ not run again, and are reported as *unaffected* rather than as outcomes.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import time
 import traceback
@@ -37,6 +38,7 @@ from proofs.obligation import (
     all_mutants,
     all_obligations,
     is_entry_id,
+    reach,
     resolve_subject,
 )
 from proofs.profiles import Profile, get_profile
@@ -171,10 +173,10 @@ def run_one(
         )
 
 
-Outcome = tuple[Verdict, float, frozenset[str] | None]
+TaskOutcome = tuple[Verdict, float, frozenset[str] | None]
 
 
-def _run_by_id(task: tuple[str, str | None, str]) -> Outcome:
+def _run_by_id(task: tuple[str, str | None, str]) -> TaskOutcome:
     """Worker entry point: run obligation ``ob_id`` (on variant ``mutant_id``)."""
     ob_id, mutant_id, profile_name = task
     ob = next(o for o in all_obligations() if o.id == ob_id)
@@ -184,7 +186,7 @@ def _run_by_id(task: tuple[str, str | None, str]) -> Outcome:
     return _timed(ob, variant, get_profile(profile_name))
 
 
-def _timed(ob: Obligation, variant: Mutant | None, profile: Profile) -> Outcome:
+def _timed(ob: Obligation, variant: Mutant | None, profile: Profile) -> TaskOutcome:
     touched: set[str] | None = None if variant else set()
     started = time.perf_counter()
     verdict = run_one(ob, profile, variant.build() if variant else None, touched)
@@ -201,13 +203,13 @@ def _run_tasks(
     profile: Profile,
     jobs: int,
     progress: Progress,
-) -> list[Outcome]:
+) -> list[TaskOutcome]:
     """Run tasks, in worker processes when ``jobs > 1``; results in task order.
 
     Workers are spawned afresh and look obligations and variants up by id, so
     only registered ones can run in parallel.
     """
-    out: dict[int, Outcome] = {}
+    out: dict[int, TaskOutcome] = {}
     if jobs <= 1 or len(tasks) <= 1:
         for i, (ob, variant) in enumerate(tasks):
             out[i] = _timed(ob, variant, profile)
@@ -280,7 +282,9 @@ def run_mutants(
             if ob.subject != m.subject:
                 continue
             touched = baseline[ob.id].touched if baseline is not None else None
-            if touched is not None and touched.isdisjoint(m.overrides):
+            if touched is not None and reached(ob.subject, touched).isdisjoint(
+                m.overrides
+            ):
                 unaffected[m.id].append(ob.id)
             else:
                 pairs.append((m, ob))
@@ -291,7 +295,7 @@ def run_mutants(
     done = _run_tasks(tasks, labels, profile, jobs, progress)
     progress.end()
 
-    expected = {ob.id: ob.expected for ob in pool}
+    by_id = {ob.id: ob for ob in pool}
     results = []
     for variant in variants:
         verdicts = {
@@ -299,11 +303,17 @@ def run_mutants(
             for (m, ob), (verdict, _, _) in zip(pairs, done, strict=True)
             if m is variant
         }
-        caught = tuple(i for i, v in verdicts.items() if v.outcome is not expected[i])
+        caught = tuple(i for i, v in verdicts.items() if by_id[i].bites(v))
         results.append(
             MutantResult(variant, verdicts, caught, tuple(unaffected[variant.id]))
         )
     return results
+
+
+@functools.cache
+def reached(subject: str, touched: frozenset[str]) -> frozenset[str]:
+    """The names of ``subject`` a check that looked up ``touched`` can reach."""
+    return reach(resolve_subject(subject), touched)
 
 
 def coverage() -> dict[str, list[Obligation]]:
