@@ -108,8 +108,10 @@ def _parser() -> _Parser:
         p.add_argument(
             "--only",
             nargs="+",
+            action="extend",
             metavar="ID",
-            help="entry ids (T4.2) or obligation ids (T4.2/redundancy-increasing)",
+            help="entry ids (T4.2) or obligation ids (T4.2/redundancy-increasing); "
+            "may be given more than once",
         )
 
     def jobs(p: argparse.ArgumentParser) -> None:

@@ -126,6 +126,8 @@ class Mutant:
     then puts the replacements into that module's globals, so the defect is
     seen everywhere: by an obligation that looks a name up on its subject, and
     by every function of the module that calls the replaced one internally.
+    Classes whose code mentions no replaced name are the real classes, so
+    values built by the real module and by the copy compare equal.
     """
 
     id: str
@@ -136,8 +138,8 @@ class Mutant:
     def build(self) -> types.ModuleType:
         """A fresh copy of the subject module with this variant's replacements.
 
-        Classes and functions of the copy are new objects; names the module
-        imports from elsewhere are the same objects as in the real module.
+        Functions of the copy are new objects, and so are classes whose code
+        mentions a replaced name; everything else is the real module's.
         """
         real = resolve_subject(self.subject)
         missing = sorted(set(self.overrides) - set(vars(real)))
@@ -154,6 +156,20 @@ class Mutant:
             __package__=real.__package__,
         )
         exec(_module_code(real), copy.__dict__)
+        replaced = set(self.overrides)
+        for key, value in list(vars(copy).items()):
+            original = vars(real).get(key)
+            # A class none of whose code mentions a replaced name behaves as
+            # the real one does: keep the real class, so its instances stay
+            # interchangeable with those other modules (and variants) build.
+            if (
+                isinstance(value, type)
+                and isinstance(original, type)
+                and value.__module__ == real.__name__
+                and key not in replaced
+                and _mentions(value).isdisjoint(replaced)
+            ):
+                setattr(copy, key, original)
         copy.__dict__.update(self.overrides)
         return copy
 

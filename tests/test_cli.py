@@ -53,6 +53,21 @@ def test_verify_one_obligation(capsys: pytest.CaptureFixture[str]) -> None:
     assert "1 of 1 obligations" in out
 
 
+def test_only_given_twice_selects_both(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(
+        capsys,
+        "verify",
+        "--only",
+        "D4.4/series-below-weakest",
+        "--only",
+        "D4.4/series-below-weakest-bounded",
+        "-j",
+        "1",
+    )
+    assert status == 0
+    assert "2 of 2 obligations" in out
+
+
 def test_verify_fails_when_an_obligation_misses(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

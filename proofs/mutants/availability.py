@@ -89,3 +89,32 @@ mutant(
         Fraction(a), n
     ),
 )
+
+
+def _series_first_eight(components: Iterable[Any]) -> Any:
+    return reduce(quality.combine_series, list(components)[:8], quality.SERIES_UNIT)
+
+
+mutant(
+    "series-ignores-members-after-eight",
+    defect="Series availability multiplies only the first eight members of a "
+    "chain, so longer chains look more available than they are.",
+    subject=SUBJECT,
+    series_availability=_series_first_eight,
+)
+
+
+def _common_cause_double_counted(a: Any, n: int, *, beta: Any) -> Fraction:
+    q = 1 - Fraction(a)
+    shock = Fraction(beta) * q
+    return (1 - shock) * (1 - q**n)
+
+
+mutant(
+    "common-cause-double-counts",
+    defect="The shared shock is added on top of each replica's full "
+    "independent downtime, so each replica is less available than A and the "
+    "comparison with the formula is unfair.",
+    subject=SUBJECT,
+    common_cause_availability=_common_cause_double_counted,
+)

@@ -117,3 +117,64 @@ mutant(
     subject=SUBJECT,
     compose_as_written=model.compose,
 )
+
+
+def _service_outputs_from_inputs(
+    name: str,
+    *,
+    inputs: Iterable[model.Interface] = (),
+    outputs: Iterable[model.Interface] = (),
+    logic: Iterable[str] = (),
+    resources: Mapping[str, Any] | None = None,
+    environment: Iterable[str] = (),
+) -> model.Service:
+    return model.service(
+        name, inputs=inputs, outputs=inputs, logic=logic, resources=resources
+    )
+
+
+mutant(
+    "service-outputs-from-inputs",
+    defect="Construction fills the outputs from the inputs argument (a slip "
+    "of one name) and drops the environment.",
+    subject=SUBJECT,
+    service=_service_outputs_from_inputs,
+)
+
+
+def _compose_without_environment(
+    members: Iterable[model.Service], *, name: str | None = None
+) -> model.Service:
+    whole = model.compose(members, name=name)
+    return model.Service(
+        whole.name,
+        whole.inputs,
+        frozenset(),
+        whole.logic,
+        whole.resources,
+        frozenset(),
+    )
+
+
+mutant(
+    "compose-forgets-environment-and-outputs",
+    defect="The composite keeps its members' inputs, logic and resources but "
+    "loses their outputs and environment.",
+    subject=SUBJECT,
+    compose=_compose_without_environment,
+)
+
+
+def _system_without_self_calls(
+    services: Iterable[model.Service | str], calls: Iterable[tuple[str, str]] = ()
+) -> model.SystemGraph:
+    kept = [c for c in calls if c[0] != c[1]]
+    return model.system(services, kept)
+
+
+mutant(
+    "system-drops-self-calls",
+    defect="Building a system silently drops calls from a service to itself.",
+    subject=SUBJECT,
+    system=_system_without_self_calls,
+)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from fractions import Fraction
+from functools import reduce
 from itertools import permutations
 from typing import Any
 
@@ -62,9 +63,11 @@ def distinct_services(q: Any, max_size: int) -> st.SearchStrategy[list[Any]]:
     )
 
 
-def graphs(q: Any) -> st.SearchStrategy[Any]:
+def graph_parts() -> st.SearchStrategy[tuple[list[str], frozenset[tuple[str, str]]]]:
+    """Service names (1-6) and calls among them (up to 12, self-calls too)."""
+
     @st.composite
-    def build(draw: st.DrawFn) -> Any:
+    def build(draw: st.DrawFn) -> tuple[list[str], frozenset[tuple[str, str]]]:
         names = draw(
             st.lists(st.sampled_from(NAMES), min_size=1, max_size=6, unique=True)
         )
@@ -73,16 +76,9 @@ def graphs(q: Any) -> st.SearchStrategy[Any]:
                 st.tuples(st.sampled_from(names), st.sampled_from(names)), max_size=12
             )
         )
-        return q.system(names, edges)
+        return names, edges
 
     return build()
-
-
-def _describe_graph(g: Any) -> dict[str, Any]:
-    return {
-        "services": sorted(g.vertices),
-        "calls": [f"{a}->{b}" for a, b in sorted(g.edges)],
-    }
 
 
 def _describe_service(s: Any) -> str:
@@ -113,6 +109,8 @@ def _brute_reachable(g: Any, start: str) -> frozenset[str]:
 
 # D1.1 ------------------------------------------------------------------------
 
+_PART_NAMES = ("name", "inputs", "outputs", "logic", "resources", "environment")
+
 _CORRUPTIONS = (
     "none",
     "negative resource",
@@ -138,21 +136,25 @@ def _construction(q: Any, profile: Profile) -> Verdict:
     case = st.tuples(
         st.sampled_from(NAMES),
         st.frozensets(interfaces(q), max_size=3),
+        st.frozensets(interfaces(q), max_size=3),
+        st.frozensets(st.sampled_from(("handle", "audit")), max_size=2),
         st.dictionaries(
             st.sampled_from(("cpu", "mem")),
             st.fractions(0, 8, max_denominator=4),
             max_size=2,
         ),
+        st.frozensets(st.sampled_from(("py3", "linux")), max_size=2),
         st.sampled_from(_CORRUPTIONS),
     )
 
-    def prop(c: tuple[str, frozenset[Any], dict[str, Fraction], str]) -> str | None:
-        name, inputs, resources, corruption = c
+    def prop(c: tuple[Any, ...]) -> str | None:
+        name, inputs, outputs, logic, resources, environment, corruption = c
         kwargs: dict[str, Any] = {
             "inputs": inputs,
-            "outputs": inputs,
-            "logic": {"handle"},
+            "outputs": outputs,
+            "logic": logic,
             "resources": resources,
+            "environment": environment,
         }
         expect_word = ""
         if corruption == "negative resource":
@@ -176,18 +178,30 @@ def _construction(q: Any, profile: Profile) -> Verdict:
             return None
         if expect_word:
             return f"an ill-formed service ({corruption}) was accepted"
-        if (s.name, s.inputs, s.outputs, dict(s.resources)) != (
+        got = (
+            s.name,
+            s.inputs,
+            s.outputs,
+            s.logic,
+            dict(s.resources),
+            s.environment,
+        )
+        want = (
             name,
-            frozenset(inputs),
-            frozenset(inputs),
+            inputs,
+            outputs,
+            logic,
             {k: v for k, v in resources.items() if v},
-        ):
-            return "the parts did not read back unchanged"
+            environment,
+        )
+        for part, g, w in zip(_PART_NAMES, got, want, strict=True):
+            if g != w:
+                return f"the {part} did not read back unchanged: {g!r} for {w!r}"
         return None
 
     found = search(case, prop, profile)
     if found.found:
-        name, _, resources, corruption = found.counterexample  # type: ignore[misc]
+        name, *_, resources, _, corruption = found.counterexample  # type: ignore[misc]
         return Verdict.refuted(
             "Hypothesis",
             {
@@ -221,7 +235,14 @@ def _construction(q: Any, profile: Profile) -> Verdict:
     subject=SUBJECT,
 )
 def _graph_queries(q: Any, profile: Profile) -> Verdict:
-    def prop(g: Any) -> str | None:
+    def prop(case: tuple[list[str], frozenset[tuple[str, str]]]) -> str | None:
+        names, calls = case
+        g = q.system(names, calls)
+        if g.vertices != frozenset(names) or g.edges != calls:
+            return (
+                f"system({names}, {sorted(calls)}) built services "
+                f"{sorted(g.vertices)} with calls {sorted(g.edges)}"
+            )
         cyclic = False
         for v in sorted(g.vertices):
             direct = frozenset(b for a, b in g.edges if a == v)
@@ -255,11 +276,16 @@ def _graph_queries(q: Any, profile: Profile) -> Verdict:
             return None
         return "an edge to a service outside the system was accepted"
 
-    found = search(graphs(q), prop, profile)
+    found = search(graph_parts(), prop, profile)
     if found.found:
+        names, calls = found.counterexample  # type: ignore[misc]
         return Verdict.refuted(
             "Hypothesis against brute force",
-            {**_describe_graph(found.counterexample), "problem": found.message},
+            {
+                "services": sorted(names),
+                "calls": [f"{a}->{b}" for a, b in sorted(calls)],
+                "problem": found.message,
+            },
             searched={"examples": found.calls},
         )
     return Verdict.checked(
@@ -464,9 +490,10 @@ def _composition_laws(q: Any, profile: Profile) -> Verdict:
 
 @obligation(
     "D1.6/composition-of-services",
-    reading="On concrete services, composing a list equals composing any "
-    "regrouping or reordering of it, resources add up, and no output of the "
-    "composite is provided by one of its members.",
+    reading="On concrete services, the composite's five parts are what the "
+    "definition gives (unions, resources added, outputs the members provide "
+    "hidden) and equal the fold of the binary step the solver proves laws of; "
+    "composing a list equals composing any regrouping or reordering of it.",
     method=Method.HYPOTHESIS,
     expected=Outcome.CHECKED,
     subject=SUBJECT,
@@ -494,6 +521,28 @@ def _composition_concrete(q: Any, profile: Profile) -> Verdict:
         provided = frozenset().union(*(m.inputs for m in members))
         if whole.outputs & provided:
             return "an output the members provide is still exposed"
+        # Every part, from the definition: unions, outputs less what the
+        # members provide, resources added.
+        want = (
+            provided,
+            frozenset().union(*(m.outputs for m in members)) - provided,
+            frozenset().union(*(m.logic for m in members)),
+            {k2: v for k2, v in total.items() if v},
+            frozenset().union(*(m.environment for m in members)),
+        )
+        got = (
+            whole.inputs,
+            whole.outputs,
+            whole.logic,
+            dict(whole.resources),
+            whole.environment,
+        )
+        for part, g, w in zip(_PART_NAMES[1:], got, want, strict=True):
+            if g != w:
+                return f"the composite's {part} are {g!r}, the definition gives {w!r}"
+        folded = reduce(q.combine_parts, [q.parts(m) for m in members])
+        if len(members) > 1 and folded != q.parts(whole):
+            return "compose disagrees with the fold of combine_parts"
         return None
 
     found = search(
