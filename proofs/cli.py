@@ -132,7 +132,7 @@ def _parser() -> _Parser:
     jobs(rep)
     rep.add_argument(
         "--out",
-        type=Path,
+        type=_directory,
         default=Path("reports"),
         help="output directory (default: reports/)",
     )
@@ -170,9 +170,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _directory(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the output directory may not be empty")
+    return Path(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (``mstheory list | head``): stop quietly, and
+        # keep the interpreter from complaining again when it flushes stdout.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except UsageError as exc:
         print(f"mstheory: error: {exc}", file=sys.stderr)
         return 2
