@@ -1,9 +1,10 @@
 """Reference data with known answers, read from ``../shared/data/``.
 
-The directory is found from the environment variable ``MSTHEORY_DATA`` when
-set, otherwise as ``shared/data`` beside the project root (the checkout that
-contains ``pyproject.toml``) or beside the nearest ancestor that has one, so
-that a second working tree of the checkout finds it too. When it is absent,
+The directory is the one the environment variable ``MSTHEORY_DATA`` names
+when it is set, otherwise ``../shared/data`` beside the checkout (the
+directory that contains ``pyproject.toml``); nowhere else is searched, so
+what a run reads never depends on where the checkout happens to sit. When it
+is absent,
 :func:`data_dir` raises :class:`~proofs.obligation.MissingDataError`: tests
 then skip with the reason, the runner reports UNKNOWN, and nothing passes on
 data it did not read.
@@ -31,13 +32,13 @@ def data_dir() -> Path:
                 f"MSTHEORY_DATA names {path}, which is not a directory"
             )
         return path
-    for ancestor in PROJECT_ROOT.parents:
-        path = ancestor / "shared" / "data"
-        if path.is_dir():
-            return path
+    path = PROJECT_ROOT.parent / "shared" / "data"
+    if path.is_dir():
+        return path
+    # The message names no absolute path: it ends up in reports, which must
+    # not differ between two checkouts of the same commit.
     raise MissingDataError(
-        f"no shared/data directory beside {PROJECT_ROOT} or its parents "
-        "(set MSTHEORY_DATA to point at one)"
+        "no ../shared/data beside the checkout (set MSTHEORY_DATA to point at one)"
     )
 
 

@@ -119,8 +119,22 @@ class Verdict:
             raise VerdictError("a verdict must name the method that reached it")
         if self.outcome is Outcome.REFUTED and self.counterexample in (None, {}, []):
             raise VerdictError("a REFUTED verdict must carry its counterexample")
+        if self.outcome is Outcome.PROVED and not self.bounds:
+            raise VerdictError(
+                "a PROVED verdict must state its bounds (for which values it holds)"
+            )
         if self.outcome is Outcome.CHECKED and not self.searched:
             raise VerdictError("a CHECKED verdict must say what was searched")
+        counts = [
+            v
+            for v in self.searched.values()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        ]
+        if self.outcome is Outcome.CHECKED and counts and not any(counts):
+            raise VerdictError(
+                "a CHECKED verdict must have searched something, "
+                f"got {dict(self.searched)}"
+            )
         if self.outcome is Outcome.UNKNOWN and not self.reason:
             raise VerdictError("an UNKNOWN verdict must give its reason")
         _json_checked("counterexample", self.counterexample)
