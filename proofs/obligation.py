@@ -126,8 +126,9 @@ class Mutant:
     then puts the replacements into that module's globals, so the defect is
     seen everywhere: by an obligation that looks a name up on its subject, and
     by every function of the module that calls the replaced one internally.
-    Classes whose code mentions no replaced name are the real classes, so
-    values built by the real module and by the copy compare equal.
+    Everything else (classes whose code mentions no replaced name, data,
+    imported names) is the real module's own object, so values built by the
+    real module and by the copy compare equal.
     """
 
     id: str
@@ -157,21 +158,31 @@ class Mutant:
         )
         exec(_module_code(real), copy.__dict__)
         replaced = set(self.overrides)
-        for key, value in list(vars(copy).items()):
-            original = vars(real).get(key)
-            # A class none of whose code mentions a replaced name behaves as
-            # the real one does: keep the real class, so its instances stay
-            # interchangeable with those other modules (and variants) build.
-            if (
-                isinstance(value, type)
-                and isinstance(original, type)
-                and value.__module__ == real.__name__
-                and key not in replaced
-                and _mentions(value).isdisjoint(replaced)
-            ):
-                setattr(copy, key, original)
+        for key, original in vars(real).items():
+            fresh = copy.__dict__.get(key)
+            if not _keep_fresh(fresh, real.__name__, replaced):
+                # Data, imported names and classes that mention no replaced
+                # name are the real module's own objects, so tables built
+                # from the module's classes and values built by other modules
+                # are interchangeable with the copy's.
+                copy.__dict__[key] = original
         copy.__dict__.update(self.overrides)
         return copy
+
+
+def _keep_fresh(value: object, module: str, replaced: set[str]) -> bool:
+    """Whether the copy needs its own ``value`` rather than the real one.
+
+    Functions of the module do (their globals are the copy's, so they call the
+    replacements), and so do classes whose code mentions a replaced name.
+    """
+    if isinstance(value, type):
+        return value.__module__ == module and not _mentions(value).isdisjoint(replaced)
+    while not isinstance(value, types.FunctionType):
+        value = getattr(value, "__wrapped__", None)
+        if value is None:
+            return False
+    return value.__module__ == module
 
 
 def resolve_subject(name: str) -> types.ModuleType:
