@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import pytest
@@ -78,16 +79,36 @@ def test_clock_never_goes_back() -> None:
         loop.close()
 
 
-def test_deadlock_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    import proofs.harness.vtime as vtime
-
-    monkeypatch.setattr(vtime, "DEADLOCK_REAL_SECONDS", 0.01)
-
+def test_deadlock_is_reported() -> None:
     async def main() -> None:
         await asyncio.get_running_loop().create_future()
 
     with pytest.raises(VirtualTimeDeadlock, match="no timer"):
-        run(main())
+        run(main(), deadlock_after=0.01)
+
+
+def test_sleeping_forever_is_a_deadlock_not_a_spin() -> None:
+    async def main() -> None:
+        await asyncio.sleep(float("inf"))
+
+    with pytest.raises(VirtualTimeDeadlock, match="no timer"):
+        run(main(), deadlock_after=0.01)
+
+
+def test_deadlock_with_a_silent_socket_open_is_reported() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        quiet, other = socket.socketpair()
+        try:
+            loop.add_reader(quiet.fileno(), lambda: None)
+            await loop.create_future()
+        finally:
+            loop.remove_reader(quiet.fileno())
+            quiet.close()
+            other.close()
+
+    with pytest.raises(VirtualTimeDeadlock, match="1 socket"):
+        run(main(), deadlock_after=0.05)
 
 
 def test_real_sockets_work_on_the_virtual_loop() -> None:

@@ -23,8 +23,14 @@ pipe are registered (an aiohttp server and client on 127.0.0.1, say), it first
 waits up to ``io_grace`` real seconds for I/O before jumping, so a response
 already on its way is not overtaken by a timeout. Loopback traffic between two
 sockets of the same loop is usually readable at once; ``io_grace`` covers
-handshakes and peers in other threads or processes. While a job submitted with
-``run_in_executor`` is still running, time does not move at all.
+handshakes and peers in other threads or processes; a peer slower than
+that may be overtaken by a virtual timeout, so raise ``io_grace`` for one.
+While a job submitted with ``run_in_executor`` is still running, time does
+not move at all: a timeout around such a job fires only once the job is
+done. When no timer can move time (none is scheduled, or only timers at
+infinity are) and no socket or thread wakes a task within ``deadlock_after``
+real seconds, the loop raises :class:`VirtualTimeDeadlock` instead of
+hanging.
 
 Controlled interleavings: a loop built with a ``chooser`` holds back every
 ready callback and runs them one per iteration, asking the chooser which of
@@ -112,21 +118,27 @@ class _VirtualSelector(selectors.BaseSelector):
             # the self-pipe. Do not let virtual time run ahead of it.
             return self._inner.select(0.01 if timeout is None else min(timeout, 0.01))
 
-        if len(self._inner.get_map()) > self.baseline and loop.io_grace > 0:
+        if timeout is not None and loop.only_endless_timers():
+            # Only timers at infinity (``asyncio.sleep(math.inf)``) are left:
+            # jumping towards them would never end. Nothing can wake a task
+            # but I/O or another thread, as if no timer were scheduled.
+            timeout = None
+
+        sockets = len(self._inner.get_map()) - self.baseline
+        if sockets > 0 and loop.io_grace > 0:
             wait = loop.io_grace if timeout is None else min(timeout, loop.io_grace)
             events = self._inner.select(wait)
             if events:
                 return events
-            if timeout is None:
-                # Sockets are open but no timer is due: wait for I/O for real.
-                return self._inner.select(None)
 
         if timeout is None:
-            events = self._inner.select(DEADLOCK_REAL_SECONDS)
+            events = self._inner.select(loop.deadlock_after)
             if not events:
+                opened = f", {sockets} socket(s) open but silent" if sockets else ""
                 raise VirtualTimeDeadlock(
-                    "every task is waiting and no timer, socket or thread can "
-                    f"wake one (virtual time {loop.time():g} s)"
+                    "every task is waiting and no timer, socket or thread woke "
+                    f"one within {loop.deadlock_after:g} real seconds (virtual "
+                    f"time {loop.time():g} s{opened})"
                 )
             return events
 
@@ -141,7 +153,10 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     seconds, the loop waits for socket I/O before jumping over idle time while
     sockets are open. ``chooser``, when given, decides the order of ready
     callbacks (see the module's notes); it can be replaced or removed while
-    the loop runs through the attribute of the same name.
+    the loop runs through the attribute of the same name. ``deadlock_after``
+    is how long, in real seconds, the loop waits for a socket or another
+    thread when no timer can move time, before it raises
+    :class:`VirtualTimeDeadlock`.
     """
 
     def __init__(
@@ -149,10 +164,12 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         start: float = 0.0,
         io_grace: float = 0.002,
         chooser: Chooser | None = None,
+        deadlock_after: float = DEADLOCK_REAL_SECONDS,
     ) -> None:
         selector = _VirtualSelector(lambda: self)
         self._now = float(start)
         self.io_grace = io_grace
+        self.deadlock_after = deadlock_after
         self.executor_jobs = 0
         self.jumps = 0
         self.chooser = chooser
@@ -165,6 +182,12 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self._now
+
+    def only_endless_timers(self) -> bool:
+        """Whether every timer still scheduled is due at infinity."""
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
+        live = [t for t in scheduled if not t.cancelled()]
+        return bool(live) and all(math.isinf(t.when()) for t in live)
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds`` (never back)."""
@@ -255,6 +278,7 @@ def run(
     start: float = 0.0,
     io_grace: float = 0.002,
     chooser: Chooser | None = None,
+    deadlock_after: float = DEADLOCK_REAL_SECONDS,
 ) -> T:
     """Run ``main`` to completion on a fresh :class:`VirtualTimeLoop`.
 
@@ -264,7 +288,10 @@ def run(
     """
     with asyncio.Runner(
         loop_factory=lambda: VirtualTimeLoop(
-            start=start, io_grace=io_grace, chooser=chooser
+            start=start,
+            io_grace=io_grace,
+            chooser=chooser,
+            deadlock_after=deadlock_after,
         )
     ) as runner:
         return runner.run(then_release_chooser(main))
