@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import signal
 import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
@@ -217,7 +218,10 @@ def _run_tasks(
         return [out[i] for i in range(len(tasks))]
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_ignore_interrupts
+    )
+    try:
         futures = {}
         for i, (ob, variant) in enumerate(tasks):
             key = (ob.id, variant.id if variant else None, profile.name)
@@ -226,7 +230,20 @@ def _run_tasks(
             i = futures[future]
             out[i] = future.result()
             progress.advance(labels[i], str(out[i][0].outcome), out[i][1])
+    except BaseException:
+        # Interrupted (Ctrl-C) or broken: stop the workers now rather than
+        # wait for the checks they are running.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return [out[i] for i in range(len(tasks))]
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_obligations(
