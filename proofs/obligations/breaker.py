@@ -1734,11 +1734,18 @@ async def _probe_scenario(
     async def fail_now() -> None:
         raise _Failure("trip")
 
+    unexpected: list[str] = []
+
     async def probe(future: asyncio.Future[Any]) -> None:
-        # Rejections and failed probes are expected outcomes; a drawn schedule
-        # may stop the run before anyone would have looked at them.
-        with contextlib.suppress(_Failure, q.CircuitOpenError):
+        # Rejections and failed probes are expected outcomes; anything else is
+        # noted. A drawn schedule may stop the run before anyone would have
+        # looked at a task's outcome, so none is left for the loop to report.
+        try:
             await breaker.call(dependency, future)
+        except (_Failure, q.CircuitOpenError):
+            pass
+        except Exception as exc:
+            unexpected.append(f"{type(exc).__name__}: {exc}")
 
     with contextlib.suppress(_Failure):
         await breaker.call(fail_now)
@@ -1775,6 +1782,8 @@ async def _probe_scenario(
             f"half-open admitted {max(over.values())} concurrent probes in episode "
             f"{min(over)}; the budget is {probes}"
         )
+    if unexpected:
+        return f"a call through the breaker raised {unexpected[0]}"
     return None
 
 
