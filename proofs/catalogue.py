@@ -281,13 +281,14 @@ ENTRIES: tuple[Entry, ...] = (
             "Calls reaching a failing dependency within a window T are at most "
             "threshold + ceil(T / recovery) x probes; without a breaker they are "
             "unbounded.",
-            "Half-open admits at most its probe budget of concurrent calls; every "
-            "admitted call ends exactly once; late outcomes change nothing.",
+            "Half-open admits at most its probe budget of concurrent calls, under "
+            "every explored interleaving; every admitted call ends exactly once; "
+            "late outcomes change nothing.",
             "The patterns beside the breaker keep their own bounds: retry "
             "attempts, delays and deadline; bulkhead permits (in use + available "
-            "= limit); exact timeouts; a fallback that never answers a "
-            "cancellation; a composed client that terminates and applies each "
-            "layer once.",
+            "= limit, under every explored interleaving); exact timeouts; a "
+            "fallback that never answers a cancellation; a composed client that "
+            "terminates and applies each layer once.",
         ),
     ),
     Entry(

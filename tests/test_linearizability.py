@@ -278,6 +278,34 @@ def test_spec_step_functions_serve_as_models() -> None:
     assert check(wrong, model).answer is Answer.ILLEGAL
 
 
+def test_the_registry_model_is_the_specification_step() -> None:
+    from proofs.obligations.interleavings import REGISTRY_MODEL
+
+    # Two overlapping registrations of one id: exactly one may win.
+    both = [
+        _op(0, "register", "a", True, 0, 3, key="users"),
+        _op(1, "register", "a", True, 1, 2, key="users"),
+    ]
+    assert check(both, REGISTRY_MODEL).answer is Answer.ILLEGAL
+    one = [both[0], _op(1, "register", "a", False, 1, 2, key="users")]
+    assert check(one, REGISTRY_MODEL).ok
+    # A read after a completed registration and health change sees both;
+    # services do not see each other's instances.
+    later = [
+        both[0],
+        _op(1, "status", ("a", "unhealthy"), True, 4, 5, key="users"),
+        _op(2, "get", None, ("a",), 6, 7, key="users"),
+        _op(3, "healthy", None, (), 8, 9, key="users"),
+        _op(4, "get", None, (), 10, 11, key="orders"),
+    ]
+    assert check(later, REGISTRY_MODEL).ok
+    stale = [*later[:2], _op(3, "healthy", None, ("a",), 8, 9, key="users")]
+    assert check(stale, REGISTRY_MODEL).answer is Answer.ILLEGAL
+    # A duplicate in an answer is not the specification's set.
+    twice = [both[0], _op(2, "get", None, ("a", "a"), 6, 7, key="users")]
+    assert check(twice, REGISTRY_MODEL).answer is Answer.ILLEGAL
+
+
 # Budgets -------------------------------------------------------------------------
 
 

@@ -60,6 +60,23 @@ def test_deregister_missing_returns_false_and_changes_nothing() -> None:
     run(scenario)
 
 
+def test_instances_come_in_registration_order_not_sorted() -> None:
+    # The linearizability checks compare discovery answers as the
+    # specification's sets; the order is the implementation's own promise.
+    async def scenario(r: ServiceRegistry) -> None:
+        for ident, port in (("u3", 8003), ("u1", 8001), ("u2", 8002)):
+            await r.register(instance("users", ident, port))
+        await r.deregister("users", "u1")
+        await r.register(instance("users", "u1", 8001))
+        await r.set_status("users", "u3", "unhealthy")
+        ids = [i.instance_id for i in await r.get_instances("users")]
+        assert ids == ["u3", "u2", "u1"]
+        healthy = [i.instance_id for i in await r.get_healthy_instances("users")]
+        assert healthy == ["u2", "u1"]
+
+    run(scenario)
+
+
 def test_snapshot_is_the_same_object_until_the_service_changes() -> None:
     async def scenario(r: ServiceRegistry) -> None:
         await r.register(instance("users", "u1"))

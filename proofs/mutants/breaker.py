@@ -257,6 +257,37 @@ mutant(
 )
 
 
+class _HalfOpenChecksThenAdmits(impl_breaker.CircuitBreaker):
+    """Checks the probe budget, awaits, then admits without looking again."""
+
+    async def call(self, func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if self._state is _HALF_OPEN and self.in_flight < self.half_open_probes:
+            # The await stands for a listener told of the probe, or a metric
+            # written, between the check and the admission.
+            await asyncio.sleep(0)
+            episode = self._episode
+            self._ep_admitted += 1
+        else:
+            episode = self.admit()
+        try:
+            result = await func(*args, **kwargs)
+        except BaseException as exc:
+            self.record_exception(episode, exc)
+            raise
+        self.record_success(episode)
+        return result
+
+
+mutant(
+    "impl-half-open-checks-then-admits-across-await",
+    defect="A half-open breaker checks that the probe budget has room, awaits, "
+    "and then admits the call without checking again: callers that arrive "
+    "together all pass the check, and a budget of one lets several probes in.",
+    subject=IMPL,
+    CircuitBreaker=_HalfOpenChecksThenAdmits,
+)
+
+
 class _CancelCountsAsFailure(impl_breaker.CircuitBreaker):
     def record_exception(self, episode: int, exc: BaseException) -> None:
         if isinstance(exc, asyncio.CancelledError):

@@ -292,6 +292,63 @@ mutant(
 )
 
 
+class _ChecksThenAcquiresAcrossAwait(impl_resilience.BulkheadPattern):
+    """Sees a free permit, awaits, then takes it without looking again."""
+
+    async def acquire(self) -> None:
+        if self._available and not self._waiters:
+            # The await stands for any step between the check and the take
+            # (a metrics write, a log line): another caller may pass the
+            # same check meanwhile.
+            await asyncio.sleep(0)
+            self._available -= 1
+            return
+        await super().acquire()
+
+    async def execute(self, func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        await self.acquire()
+        try:
+            return await func(*args, **kwargs)
+        finally:
+            self.release()
+
+
+mutant(
+    "impl-bulkhead-check-then-acquire-across-await",
+    defect="The bulkhead checks that a permit is free, awaits, and then takes "
+    "it without checking again: two callers arriving a turn apart both pass "
+    "the check, and a limit of 1 admits 2. In the loop's default order the "
+    "first has taken its permit before the second looks.",
+    subject=IMPL,
+    BulkheadPattern=_ChecksThenAcquiresAcrossAwait,
+)
+
+
+class _ReleasesTwiceOnTimeout(impl_resilience.BulkheadPattern):
+    """A waiter's time-out that comes after its grant gives the permit back."""
+
+    def _expire(self, waiter: asyncio.Future[bool]) -> None:
+        if not waiter.done():
+            self._forget(waiter)
+            waiter.set_result(False)
+        elif not waiter.cancelled() and waiter.result():
+            # Granted and timed out at one instant: meant as "the caller is
+            # gone, free its permit", but the caller goes on to use it.
+            self.release()
+
+
+mutant(
+    "impl-bulkhead-releases-twice-on-timeout",
+    defect="When a waiter's time-out runs after a release handed it the permit "
+    "but before the waiter resumed, the time-out releases the permit again "
+    "while the waiter goes on holding it: one more caller gets in than the "
+    "limit allows. Only that order of two callbacks due at one instant shows "
+    "it.",
+    subject=IMPL,
+    BulkheadPattern=_ReleasesTwiceOnTimeout,
+)
+
+
 # Timeout and fallback --------------------------------------------------------------
 
 

@@ -1734,6 +1734,19 @@ async def _probe_scenario(
     async def fail_now() -> None:
         raise _Failure("trip")
 
+    unexpected: list[str] = []
+
+    async def probe(future: asyncio.Future[Any]) -> None:
+        # Rejections and failed probes are expected outcomes; anything else is
+        # noted. A drawn schedule may stop the run before anyone would have
+        # looked at a task's outcome, so none is left for the loop to report.
+        try:
+            await breaker.call(dependency, future)
+        except (_Failure, q.CircuitOpenError):
+            pass
+        except Exception as exc:
+            unexpected.append(f"{type(exc).__name__}: {exc}")
+
     with contextlib.suppress(_Failure):
         await breaker.call(fail_now)
     await asyncio.sleep(1)  # the recovery timeout passes: the next call probes
@@ -1743,9 +1756,8 @@ async def _probe_scenario(
         if kind == "start":
             for _ in range(n):  # n callers at once, no turn of the loop between
                 future = loop.create_future()
-                pending.append(
-                    (loop.create_task(breaker.call(dependency, future)), future)
-                )
+                task = loop.create_task(probe(future))
+                pending.append((task, future))
         elif kind == "turn":
             await asyncio.sleep(0)
         else:
@@ -1757,6 +1769,7 @@ async def _probe_scenario(
                 future.set_result(None)
             elif kind == "failure":
                 future.set_exception(_Failure("probe failed"))
+                future.exception()  # looked at: its caller may never run
             else:
                 task.cancel()
         await asyncio.sleep(0)
@@ -1769,7 +1782,28 @@ async def _probe_scenario(
             f"half-open admitted {max(over.values())} concurrent probes in episode "
             f"{min(over)}; the budget is {probes}"
         )
+    if unexpected:
+        return f"a call through the breaker raised {unexpected[0]}"
     return None
+
+
+#: Fixed half-open scenarios explored under every schedule up to a delay bound:
+#: a budget of one with two callers arriving at once, then more after the
+#: probe ends; a budget of two with three callers at once, one cancelled.
+PROBE_RACES: tuple[tuple[int, tuple[tuple[str, int], ...]], ...] = (
+    (1, (("start", 2), ("success", 0), ("start", 2), ("failure", 0))),
+    (2, (("start", 3), ("cancel", 0), ("start", 1), ("success", 1))),
+)
+PROBE_DELAY_BOUND = 2
+
+
+def _show_probe_case(
+    probes: int, actions: Iterable[tuple[str, int]]
+) -> dict[str, JSONValue]:
+    return {
+        "half_open_probes": probes,
+        "driver": [f"{kind} {n}" for kind, n in actions],
+    }
 
 
 @obligation(
@@ -1777,43 +1811,73 @@ async def _probe_scenario(
     reading="However concurrent callers interleave at their await points "
     "(several starting in one turn of the loop, probes succeeding, failing or "
     "being cancelled in any order), a half-open implementation breaker never "
-    "has more than half_open_probes calls of one half-open period in flight.",
+    "has more than half_open_probes calls of one half-open period in flight: "
+    "under every schedule of the ready callbacks within a delay bound for "
+    "fixed scenarios, and under drawn scenarios with drawn schedules.",
     formal=r"\forall\ \text{interleavings}:\ "
     r"|\{\text{probes in flight}\}| \le \pi",
     method=Method.INTERLEAVINGS,
     expected=Outcome.CHECKED,
     subject=IMPL,
+    assumptions=("callers share one event loop; every await is a possible switch",),
 )
 def _probe_limit(q: Any, profile: Profile) -> Verdict:
-    from proofs.harness.vtime import run
-    from proofs.search import search
+    from proofs.harness.scheduler import (
+        explore,
+        replay,
+        search_inputs_and_schedules,
+    )
 
-    def prop(case: tuple[int, list[tuple[str, int]]]) -> str | None:
-        probes, schedule = case
-        return run(_probe_scenario(q, probes, schedule))
+    def scenario(case: tuple[int, Iterable[tuple[str, int]]]) -> Any:
+        probes, actions = case
+        return lambda: _probe_scenario(q, probes, list(actions))
 
-    found = search(
+    explored = 0
+    for case in PROBE_RACES:
+        race = explore(scenario(case), bound=PROBE_DELAY_BOUND)
+        explored += race.schedules
+        if race.failure is not None:
+            again = replay(scenario(case), race.failure.schedule)
+            return Verdict.refuted(
+                "exhaustive interleavings, least delays first",
+                {
+                    **_show_probe_case(*case),
+                    "schedule": str(race.failure.schedule),
+                    "problem": race.failure.complaint,
+                    "replays": again == race.failure.complaint,
+                },
+                searched={"schedules": explored},
+            )
+        if not race.complete:
+            return Verdict.unknown(
+                "exhaustive interleavings",
+                f"the schedule cap stopped the search at {race.schedules} "
+                f"schedules, before delay bound {PROBE_DELAY_BOUND}",
+            )
+    found = search_inputs_and_schedules(
+        scenario,
         _probe_schedules(),
-        prop,
         profile,
         max_examples=scenario_examples(profile),
-        **no_shrink(),
     )
-    if found.found:
-        probes, schedule = found.counterexample  # type: ignore[misc]
+    if found.failure is not None and found.example is not None:
+        again = replay(scenario(found.example), found.failure.schedule)
         return Verdict.refuted(
-            "Hypothesis over interleavings, virtual-time loop",
+            "Hypothesis over scenarios and schedules, shrunk",
             {
-                "half_open_probes": probes,
-                "schedule": [f"{kind} {n}" for kind, n in schedule],
-                "problem": found.message,
+                **_show_probe_case(*found.example),
+                "schedule": str(found.failure.schedule),
+                "problem": found.failure.complaint,
+                "replays": again == found.failure.complaint,
             },
-            searched={"schedules": found.calls},
+            searched={"exhaustive_schedules": explored, "drawn_runs": found.runs},
         )
     return Verdict.checked(
-        "Hypothesis over interleavings, virtual-time loop",
-        searched={"schedules": found.calls},
-        bounds="probe budgets 1-3, up to 12 scheduling actions, up to 72 callers",
+        "controlled interleavings: exhaustive to a delay bound, then drawn",
+        searched={"exhaustive_schedules": explored, "drawn_runs": found.runs},
+        bounds=f"{len(PROBE_RACES)} fixed scenarios under every schedule of at "
+        f"most {PROBE_DELAY_BOUND} delays; drawn: probe budgets 1-3, up to 12 "
+        "driver actions, up to 72 callers",
     )
 
 

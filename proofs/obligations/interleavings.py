@@ -14,12 +14,14 @@ taking effect at one instant between its call and its return (T2.1's
 "discovery returns what was registered", read for concurrent clients, and
 D4.5's strong consistency, read as linearizability).
 
-The sequential semantics used as the checker's model: per service (the
-operation's key), the instances in registration order with their status;
-``register`` of a taken id answers False and changes nothing, ``deregister``
-of a missing one answers False, ``set_status`` of a missing one answers
-False, reads answer the ids in order (the healthy ones only, for the healthy
-read). Services are independent, so histories are checked service by
+The checker's model is the specification itself: :func:`spec.registry.step`
+from the empty registry, each recorded call translated into the
+specification's operation (``set_status`` into ``SetHealth``, the two reads
+into ``Discover``), so the oracle is the same step function the
+specification's own obligations are about. ``register`` of a taken id answers
+False and changes nothing, ``deregister`` and ``set_status`` of a missing one
+answer False, reads answer the set of ids (the healthy ones only, for the
+healthy read). Services are independent, so histories are checked service by
 service.
 """
 
@@ -42,12 +44,13 @@ from proofs.harness.scheduler import (
     replay,
     search_inputs_and_schedules,
 )
-from proofs.histories import UNKNOWN, History, Operation, Recorder
-from proofs.linearizability import Model, check
+from proofs.histories import History, Operation, Recorder
+from proofs.linearizability import Model, check, spec_model
 from proofs.obligation import Method, obligation
 from proofs.profiles import Profile
 from proofs.search import search
 from proofs.verdict import Outcome, Verdict
+from spec import registry as spec_registry
 
 
 def _runs(profile: Profile) -> int:
@@ -59,38 +62,58 @@ def _runs(profile: Profile) -> int:
     return max(profile.examples // 2, 50)
 
 
-# The registry's sequential semantics -------------------------------------------
-
-#: One service's registered instances: (id, status) in registration order.
-ServiceState = tuple[tuple[str, str], ...]
+# The registry's sequential semantics: the specification's step function -------
 
 
-def _registry_step(state: ServiceState, op: Operation) -> tuple[bool, ServiceState]:
-    ids = [ident for ident, _ in state]
-    f = op.f
-    if f in ("get", "healthy"):
-        wanted = tuple(
-            ident for ident, status in state if f == "get" or status == "healthy"
-        )
-        return op.output is UNKNOWN or op.output == wanted, state
-    ident = op.value if f != "status" else op.value[0]
-    present = ident in ids
+def _spec_endpoint(service: str, ident: str) -> spec_registry.Endpoint:
+    """The endpoint :func:`_instance` gives, as the specification spells it."""
+    port = 8000 + SERVICES.index(service) * 10 + IDS.index(ident)
+    return spec_registry.Endpoint("127.0.0.1", port)
+
+
+def _spec_input(op: Operation) -> spec_registry.Operation:
+    """The specification's operation for a recorded call on service ``op.key``."""
+    service, f = str(op.key), op.f
     if f == "register":
-        after = state if present else (*state, (ident, "healthy"))
-        answer = not present
-    elif f == "deregister":
-        after = tuple(pair for pair in state if pair[0] != ident)
-        answer = present
-    else:  # status
-        status = op.value[1]
-        after = tuple((i, status if i == ident else s) for i, s in state)
-        answer = present
-    return op.output is UNKNOWN or op.output == answer, after
+        instance = spec_registry.Instance(
+            service, op.value, _spec_endpoint(service, op.value)
+        )
+        return spec_registry.Register(instance)
+    if f == "deregister":
+        return spec_registry.Deregister(service, op.value)
+    if f == "status":
+        ident, status = op.value
+        return spec_registry.SetHealth(service, ident, status == "healthy")
+    return spec_registry.Discover(service, healthy_only=f == "healthy")
 
 
-#: The registry as the linearizability checker's model, split by service.
-REGISTRY_MODEL: Model[ServiceState] = Model(
-    "registry", (), _registry_step, key=lambda op: op.key
+def _spec_step(
+    state: spec_registry.Registry, op: spec_registry.Operation
+) -> tuple[Any, spec_registry.Registry]:
+    """:func:`spec.registry.step`, its discovery answers seen as recorded.
+
+    The specification answers a discovery with a set of instances; a recorded
+    read is the sorted tuple of the ids the implementation returned, so a
+    duplicate in an answer still shows. The order the implementation returns
+    (registration order) is its own promise, not the specification's, and is
+    not part of this comparison.
+    """
+    output, after = spec_registry.step(state, op)
+    if isinstance(op, spec_registry.Discover):
+        output = tuple(sorted(i.instance_id for i in output))
+    return output, after
+
+
+#: The registry as the linearizability checker's model: the specification's
+#: step function from the empty registry, split by service (no leases are
+#: taken, so nothing expires, and operations on one service neither read nor
+#: change another's entries).
+REGISTRY_MODEL: Model[spec_registry.Registry] = spec_model(
+    "registry (spec.registry.step)",
+    spec_registry.EMPTY,
+    _spec_step,
+    input_of=_spec_input,
+    key=lambda op: op.key,
 )
 
 # Client scripts ------------------------------------------------------------------
@@ -137,7 +160,8 @@ def _instance(service: str, ident: str) -> ServiceInstance:
 
 
 def _ids(snapshot: Sequence[ServiceInstance]) -> tuple[str, ...]:
-    return tuple(i.instance_id for i in snapshot)
+    """A discovery answer as recorded: the ids returned, sorted."""
+    return tuple(sorted(i.instance_id for i in snapshot))
 
 
 def _value(step: Step) -> Any:

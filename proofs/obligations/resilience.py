@@ -49,7 +49,7 @@ from proofs.obligations.breaker import (
 )
 from proofs.profiles import Profile
 from proofs.search import search
-from proofs.verdict import Outcome, Verdict
+from proofs.verdict import JSONValue, Outcome, Verdict
 
 SPEC = "spec.resilience"
 IMPL = "impl.resilience"
@@ -697,6 +697,209 @@ def _impl_bulkhead(q: Any, profile: Profile) -> Verdict:
         "Permits, callers inside and the line compared with the specification "
         "after every step.",
         "limits 1-3, waits of 0, 1 and 2.5 s",
+    )
+
+
+# The bulkhead under controlled interleavings ---------------------------------------
+
+#: One caller of the interleaved bulkhead: (turns it yields before arriving,
+#: how long it holds its permit, whether another task cancels it, a turn
+#: after the caller's arrival in the default order). A hold of
+#: 0 is one turn of the loop; 1 is one virtual second, as long as the wait for
+#: a permit, so that a release and a time-out fall due at the same instant.
+BulkheadCaller = tuple[int, int, bool]
+#: A whole scenario: the limit, and the callers.
+BulkheadPlan = tuple[int, tuple[BulkheadCaller, ...]]
+
+#: The scenarios explored exhaustively: a limit of 1 with three callers
+#: arriving a turn apart, the first holding as long as the others may
+#: wait, the last cancelled; a limit of 2 with four such callers; and a
+#: limit of 1 with a holder and a waiter cancelled about when it is served.
+BULKHEAD_RACES: tuple[BulkheadPlan, ...] = (
+    (1, ((0, 1, False), (1, 0, False), (2, 0, True))),
+    (2, ((0, 0, False), (1, 0, False), (2, 1, False), (3, 0, True))),
+    (1, ((0, 0, False), (0, 0, True))),
+)
+BULKHEAD_DELAY_BOUND = 2
+
+_bulkhead_plans: st.SearchStrategy[BulkheadPlan] = st.tuples(
+    st.integers(1, 2),
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 1), st.booleans()),
+        min_size=2,
+        max_size=4,
+    ).map(tuple),
+)
+
+
+def _bulkhead_scenario(q: Any, plan: BulkheadPlan) -> Any:
+    """The scenario of ``plan``: its complaint at the first step that broke."""
+    limit, callers = plan
+
+    async def scenario() -> str | None:
+        loop = asyncio.get_running_loop()
+        bulkhead = q.BulkheadPattern(limit, max_wait_time=1.0, name="pool")
+        inside: set[int] = set()
+        broken: list[str] = []
+        turns = 0
+
+        def watch() -> None:
+            # Runs before every turn of the loop, whichever callback is next.
+            nonlocal turns
+            turns += 1
+            if broken:
+                return
+            used, free = bulkhead.in_use, bulkhead.available_capacity
+            if used + free != limit:
+                broken.append(f"in_use {used} + available {free} != limit {limit}")
+            elif not 0 <= used <= limit:
+                broken.append(f"in_use {used} outside 0..{limit}")
+            elif len(inside) > used:
+                broken.append(
+                    f"{len(inside)} callers {sorted(inside)} inside, with "
+                    f"in_use {used} (limit {limit})"
+                )
+            if broken:
+                broken[-1] = f"at turn {turns}: {broken[-1]}"
+
+        async def work(i: int, hold: int) -> None:
+            inside.add(i)
+            try:
+                await asyncio.sleep(hold)
+            finally:
+                inside.discard(i)
+
+        async def caller(i: int, arrive: int, hold: int) -> None:
+            for _ in range(arrive):
+                await asyncio.sleep(0)
+            try:
+                await bulkhead.execute(work, i, hold)
+            except q.BulkheadFullError:
+                pass  # timed out in line: an expected outcome
+            except Exception as exc:
+                broken.append(f"caller {i} got {type(exc).__name__}: {exc}")
+
+        tasks = [
+            loop.create_task(caller(i, arrive, hold))
+            for i, (arrive, hold, _) in enumerate(callers)
+        ]
+
+        async def cancel(task: asyncio.Task[None], turns: int) -> None:
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            task.cancel()
+
+        cancellers = [
+            loop.create_task(cancel(t, arrive + 1))
+            for t, (arrive, _, cancelled) in zip(tasks, callers, strict=True)
+            if cancelled
+        ]
+        watchers = getattr(loop, "watchers", None)
+        if watchers is None:
+            return "the scenario needs the virtual-time loop's watchers"
+        watchers.append(watch)
+        await asyncio.gather(*tasks, *cancellers, return_exceptions=True)
+        watchers.remove(watch)
+        watch()
+        if broken:
+            return broken[0]
+        if (bulkhead.in_use, bulkhead.waiting) != (0, 0):
+            return (
+                f"after every caller ended: in_use {bulkhead.in_use}, "
+                f"{bulkhead.waiting} waiting (limit {limit})"
+            )
+        return None
+
+    return scenario
+
+
+def _show_bulkhead_plan(plan: BulkheadPlan) -> dict[str, JSONValue]:
+    limit, callers = plan
+    return {
+        "limit": limit,
+        "max_wait_time_s": 1.0,
+        "callers": [
+            f"caller {i}: arrives after {arrive} turns, holds "
+            f"{'1 s' if hold else 'one turn'}"
+            f"{', cancelled a turn after it arrives' if cancelled else ''}"
+            for i, (arrive, hold, cancelled) in enumerate(callers)
+        ],
+    }
+
+
+@obligation(
+    "T2.3/impl-bulkhead-under-interleavings",
+    reading="Concurrent callers go through one implementation bulkhead, some "
+    "cancelled, some timing out in line, some releasing at the instant "
+    "another's wait runs out, in every order of the ready callbacks the "
+    "scheduler tries: before every turn of the loop in_use + available == "
+    "limit, 0 <= in_use <= limit, and no more callers are inside than "
+    "permits in use; when all have ended, nothing is held or waiting.",
+    formal=r"\forall\ \text{schedules}\ \forall t:\ "
+    r"\mathrm{in\_use}_t + \mathrm{available}_t = L,\ "
+    r"|\mathrm{inside}_t| \le \mathrm{in\_use}_t \le L",
+    method=Method.INTERLEAVINGS,
+    expected=Outcome.CHECKED,
+    subject=IMPL,
+    assumptions=(
+        "callers share one event loop; every await is a possible switch",
+        "timers due at one instant run in the order the scheduler picks",
+    ),
+)
+def _bulkhead_interleavings(q: Any, profile: Profile) -> Verdict:
+    from proofs.harness.scheduler import (
+        explore,
+        replay,
+        search_inputs_and_schedules,
+    )
+
+    explored = 0
+    for plan in BULKHEAD_RACES:
+        race = explore(_bulkhead_scenario(q, plan), bound=BULKHEAD_DELAY_BOUND)
+        explored += race.schedules
+        if race.failure is not None:
+            again = replay(_bulkhead_scenario(q, plan), race.failure.schedule)
+            return Verdict.refuted(
+                "exhaustive interleavings, least delays first",
+                {
+                    **_show_bulkhead_plan(plan),
+                    "schedule": str(race.failure.schedule),
+                    "problem": race.failure.complaint,
+                    "replays": again == race.failure.complaint,
+                },
+                searched={"schedules": explored},
+            )
+        if not race.complete:
+            return Verdict.unknown(
+                "exhaustive interleavings",
+                f"the schedule cap stopped the search at {race.schedules} "
+                f"schedules, before delay bound {BULKHEAD_DELAY_BOUND}",
+            )
+    found = search_inputs_and_schedules(
+        lambda plan: _bulkhead_scenario(q, plan),
+        _bulkhead_plans,
+        profile,
+        max_examples=scenario_examples(profile),
+    )
+    if found.failure is not None and found.example is not None:
+        plan = found.example
+        again = replay(_bulkhead_scenario(q, plan), found.failure.schedule)
+        return Verdict.refuted(
+            "Hypothesis over plans and schedules, shrunk",
+            {
+                **_show_bulkhead_plan(plan),
+                "schedule": str(found.failure.schedule),
+                "problem": found.failure.complaint,
+                "replays": again == found.failure.complaint,
+            },
+            searched={"exhaustive_schedules": explored, "drawn_runs": found.runs},
+        )
+    return Verdict.checked(
+        "controlled interleavings: exhaustive to a delay bound, then drawn",
+        searched={"exhaustive_schedules": explored, "drawn_runs": found.runs},
+        bounds=f"{len(BULKHEAD_RACES)} fixed scenarios under every schedule of at "
+        f"most {BULKHEAD_DELAY_BOUND} delays; drawn: limits 1-2, 2-4 callers "
+        "arriving within 4 turns, holding one turn or 1 s, any cancelled",
     )
 
 
