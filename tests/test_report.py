@@ -357,6 +357,9 @@ def test_the_corrected_statement_is_in_the_json_and_both_pages(
     corrected_html = html_section.split("<h4>Corrected statement</h4>")[1]
     assert "<math" in corrected_html and "\\ge" not in corrected_html
     assert 'href="#t4-2--redundancy-increasing"' in corrected_html
+    # An obligation not run for this report is named, not linked.
+    assert "<code>T4.2/published-figures</code>" in corrected_html
+    assert 'href="#t4-2--published-figures"' not in page
 
 
 # Faulty variants: the counterexample that caught each -------------------------
@@ -453,6 +456,9 @@ def test_the_index_marks_whether_every_expected_verdict_was_met(
     d11_row = next(line for line in index.splitlines() if "[D1.1]" in line)
     assert "| — |" in d11_row
     page = report.render_html(doc, {})
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    for target in re.findall(r'href="#([^"]+)"', page):
+        assert target in ids, target
     html_index = page.split('<section id="index">')[1].split("</section>")[0]
     assert "<th>all expected met</th>" in html_index
     assert '<span class="met">yes (2/2)</span>' in html_index

@@ -366,10 +366,14 @@ def _correction(e: EntryView) -> str:
     if c["formal"]:
         parts.append(_display(c["formal"]))
     if c["backed_by"]:
+        # Only obligations run for this report have a section to link to.
+        ran = {o.id for o in e.obligations}
         parts.append(
             "<p>Backed by: "
             + ", ".join(
                 f'<a href="#{html_id(i)}"><code>{escape(i)}</code></a>'
+                if i in ran
+                else f"<code>{escape(i)}</code>"
                 for i in c["backed_by"]
             )
             + ".</p>"
