@@ -260,7 +260,11 @@ class ReportView:
             "obligation are its bounds and assumptions, which say how far the "
             "verdict reaches, and the *faulty variants* it catches: small "
             "re-implementations of known defects on which the obligation "
-            "fails, as it should.",
+            "fails, as it should. Each entry ends with its *corrected "
+            "statement*: whether the statement holds as written, is false or "
+            "is ambiguous, what does hold, and the proved or checked "
+            "obligations that back it. The index says for each entry whether "
+            "every obligation run reached its expected verdict.",
             "",
             "The four verdicts:",
         ]
@@ -272,7 +276,11 @@ class ReportView:
             "code an obligation examines. It is *caught* by every obligation "
             "that, run on the variant, misses its expected verdict. A variant "
             "no obligation catches would mean the suite cannot see that "
-            "defect; an obligation that catches none would prove nothing."
+            "defect; an obligation that catches none would prove nothing. "
+            "Below the table, each caught variant shows how one obligation "
+            "that caught it saw the defect: its counterexample (for a race, "
+            "the clients' calls and the schedule that replays it), or what it "
+            "reached instead of the refutation it expected."
         ]
 
     def reproduce_lines(self) -> list[tuple[str, str]]:
