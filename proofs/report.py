@@ -10,12 +10,16 @@ so under the derandomized ``ci`` profile two runs produce the same bytes.
 The document's keys: ``title``, ``profile`` and ``profile_settings``,
 ``summary``, ``sections`` (number to title), ``catalogue`` (each definition and
 theorem: ``id``, ``kind``, ``title``, ``section``, ``statement``,
-``paraphrase``, ``readings``, ``coverage``, ``status``, ``obligations``,
-``lives_in``), ``obligations`` (``id``, ``theorem``, ``reading``, ``formal``,
-``method``, ``subject``, ``path``, ``expected``, ``verdict``, ``met``,
+``paraphrase``, ``readings``, ``corrected`` (``as_written``, ``statement``,
+``formal``, ``backed_by``), ``coverage``, ``status``, ``expected_met``
+(``all``, ``reached``, ``run``), ``obligations``, ``lives_in``),
+``obligations`` (``id``, ``theorem``, ``reading``, ``formal``, ``method``,
+``subject``, ``path``, ``expected``, ``verdict``, ``met``,
 ``bounds``, ``searched``, ``how``, ``counterexample``, ``evidence``,
 ``reason``, ``assumptions``, ``detail``), ``mutants`` (``id``, ``defect``,
-``subject``, ``caught_by``, ``outcomes``) and ``figures`` (see
+``subject``, ``caught_by``, ``outcomes``, ``shown``: one catching
+obligation's ``obligation``, ``expected``, ``verdict``, ``counterexample``,
+``detail`` and ``reason``) and ``figures`` (see
 :class:`proofs.figures.FigureRecord`).
 
 Every file is rendered and written beside its destination first (figures
@@ -37,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from proofs import figures as figures_mod
-from proofs.catalogue import ENTRIES, SECTIONS
+from proofs.catalogue import ENTRIES, SECTIONS, Entry
 from proofs.data import PROJECT_ROOT
 from proofs.obligation import Obligation
 from proofs.profiles import Profile
@@ -66,6 +70,7 @@ def build(
     for ob in all_obligations:
         by_entry[ob.entry].append(ob)
     met = {r.obligation.id: r.met for r in results}
+    expected = {ob.id: ob.expected.value for ob in all_obligations}
 
     catalogue = []
     for entry in ENTRIES:
@@ -81,6 +86,7 @@ def build(
                 status = "all expected verdicts reached"
             else:
                 status = "some expected verdicts missed"
+        reached = sum(met[i] for i in ran)
         catalogue.append(
             {
                 "id": entry.id,
@@ -90,8 +96,14 @@ def build(
                 "statement": entry.statement,
                 "paraphrase": entry.paraphrase,
                 "readings": list(entry.readings),
+                "corrected": _correction(entry),
                 "coverage": coverage,
                 "status": status,
+                "expected_met": {
+                    "all": bool(ran) and reached == len(ran),
+                    "reached": reached,
+                    "run": len(ran),
+                },
                 "obligations": [ob.id for ob in obs],
                 "lives_in": sorted(
                     {path for ob in obs if (path := source_path(ob.subject))}
@@ -132,6 +144,7 @@ def build(
             "subject": m.mutant.subject,
             "caught_by": list(m.caught_by),
             "outcomes": {i: v.outcome.value for i, v in m.verdicts.items()},
+            "shown": _shown_catch(m, expected),
         }
         for m in mutants
     ]
@@ -154,6 +167,41 @@ def build(
         "catalogue": catalogue,
         "obligations": obligations,
         "mutants": variants,
+    }
+
+
+def _correction(entry: Entry) -> dict[str, Any] | None:
+    c = entry.correction
+    if c is None:
+        return None
+    return {
+        "as_written": c.as_written,
+        "statement": c.statement,
+        "formal": c.formal,
+        "backed_by": list(c.backed_by),
+    }
+
+
+def _shown_catch(m: MutantResult, expected: dict[str, str]) -> dict[str, Any] | None:
+    """How one obligation that caught ``m`` saw the defect.
+
+    The first catching obligation whose verdict carries a counterexample (a
+    schedule, a shrunk example, a history, a model) is preferred; a variant
+    caught only by a claim expected to be refuted shows what that claim
+    reached instead.
+    """
+    if not m.caught_by:
+        return None
+    with_example = [i for i in m.caught_by if m.verdicts[i].counterexample is not None]
+    chosen = (with_example or list(m.caught_by))[0]
+    v = m.verdicts[chosen]
+    return {
+        "obligation": chosen,
+        "expected": expected.get(chosen, ""),
+        "verdict": v.outcome.value,
+        "counterexample": v.counterexample,
+        "detail": v.detail,
+        "reason": v.reason,
     }
 
 

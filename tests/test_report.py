@@ -10,15 +10,16 @@ import pytest
 
 from proofs import figures, report
 from proofs.catalogue import ENTRIES
-from proofs.obligation import all_obligations
+from proofs.obligation import all_mutants, all_obligations
 from proofs.profiles import get_profile
 from proofs.render import blocks as bl
 from proofs.render import html as html_mod
 from proofs.render.mathml import FormulaError, split_inline, to_mathml
 from proofs.render.model import ReportView
 from proofs.render.sample import sample_document
-from proofs.runner import run_mutants, run_obligations, select
+from proofs.runner import MutantResult, run_mutants, run_obligations, select
 from proofs.verdict import (
+    Verdict,
     VerdictError,
     history_form,
     steps_form,
@@ -45,6 +46,9 @@ def real_document() -> dict[str, object]:
 
 def test_every_formula_of_the_catalogue_and_obligations_becomes_mathml() -> None:
     formulas = [e.statement for e in ENTRIES]
+    formulas += [
+        e.correction.formal for e in ENTRIES if e.correction and e.correction.formal
+    ]
     formulas += [ob.formal for ob in all_obligations() if ob.formal]
     for latex in formulas:
         markup = to_mathml(latex, display=True)
@@ -298,3 +302,171 @@ def test_load_spread_separates_bounded_policies_from_random(tmp_path: Path) -> N
     assert final["round robin"] < 1
     assert final["smooth weighted round robin"] < 1
     assert final["random choice"] > 5
+
+
+# Corrected statements ---------------------------------------------------------
+
+
+def test_every_entry_says_what_holds_and_which_obligations_back_it() -> None:
+    by_id = {ob.id: ob for ob in all_obligations()}
+    for entry in ENTRIES:
+        c = entry.correction
+        assert c is not None, f"{entry.id} has no corrected statement"
+        assert c.as_written in {"holds", "false", "ambiguous"}, entry.id
+        assert c.statement.strip(), entry.id
+        assert c.backed_by, f"{entry.id}: no obligation backs its correction"
+        for ob_id in c.backed_by:
+            ob = by_id.get(ob_id)
+            assert ob is not None, f"{entry.id}: no obligation {ob_id}"
+            assert ob.entry == entry.id, f"{ob_id} belongs to {ob.entry}"
+            assert ob.expected.value in {"PROVED", "CHECKED"}, ob_id
+
+
+def test_a_statement_refuted_as_written_is_not_said_to_hold() -> None:
+    for entry in ENTRIES:
+        refuted_as_written = [
+            ob.id
+            for ob in all_obligations()
+            if ob.entry == entry.id
+            and ob.expected.value == "REFUTED"
+            and "as-written" in ob.id
+        ]
+        assert entry.correction is not None
+        if refuted_as_written:
+            assert entry.correction.as_written != "holds", entry.id
+
+
+def test_the_corrected_statement_is_in_the_json_and_both_pages(
+    real_document: dict[str, object],
+) -> None:
+    doc = json.loads(json.dumps(real_document))
+    t42 = next(c for c in doc["catalogue"] if c["id"] == "T4.2")
+    assert t42["corrected"]["as_written"] == "false"
+    assert "T4.2/redundancy-increasing" in t42["corrected"]["backed_by"]
+    text = report.render_markdown(doc)
+    page = report.render_html(doc, {})
+    assert text.count("#### Corrected statement") == len(ENTRIES)
+    assert page.count("<h4>Corrected statement</h4>") == len(ENTRIES)
+    assert "The statement is false as written. The formula needs independent" in text
+    section = text.split("### T4.2 ")[1].split("\n### ")[0]
+    corrected = section.split("#### Corrected statement")[1]
+    assert t42["corrected"]["formal"] in corrected
+    assert "Backed by: `T4.2/parallel-generalises-redundant`" in corrected
+    # The formula is typeset, and the obligations behind it are linked.
+    html_section = page.split('id="t4-2"')[1].split("</article>")[0]
+    corrected_html = html_section.split("<h4>Corrected statement</h4>")[1]
+    assert "<math" in corrected_html and "\\ge" not in corrected_html
+    assert 'href="#t4-2--redundancy-increasing"' in corrected_html
+    # An obligation not run for this report is named, not linked.
+    assert "<code>T4.2/published-figures</code>" in corrected_html
+    assert 'href="#t4-2--published-figures"' not in page
+
+
+# Faulty variants: the counterexample that caught each -------------------------
+
+
+def _scheduled_catch() -> tuple[dict[str, object], str]:
+    variant = next(m for m in all_mutants() if m.id == "register-overwrites-existing")
+    ob_id = "T2.1/registry-linearizable-under-interleavings"
+    other = "T2.1/impl-registry-agrees-with-spec"
+    schedule_run = {
+        "clients": [["client 0: register users a"], ["client 1: register users a"]],
+        "schedule": "1:1,2:1",
+        "problem": "process 1 register users a -> True cannot be placed",
+        "replays": True,
+    }
+    result = MutantResult(
+        variant,
+        {
+            # The first catching obligation has nothing to show; the second does.
+            other: Verdict.unknown("Hypothesis", "a broken check"),
+            ob_id: Verdict.refuted(
+                "controlled interleavings", schedule_run, searched={"runs": 3}
+            ),
+        },
+        caught_by=(other, ob_id),
+    )
+    doc = report.build(get_profile("ci"), [], [result], all_obligations())
+    return doc, ob_id
+
+
+def test_each_caught_variant_keeps_one_counterexample_in_the_json() -> None:
+    doc, ob_id = _scheduled_catch()
+    shown = doc["mutants"][0]["shown"]  # type: ignore[index]
+    assert shown["obligation"] == ob_id
+    assert shown["expected"] == "CHECKED" and shown["verdict"] == "REFUTED"
+    assert shown["counterexample"]["schedule"] == "1:1,2:1"
+
+
+def test_the_variants_section_shows_the_schedule_and_the_clients_calls() -> None:
+    doc, ob_id = _scheduled_catch()
+    text = report.render_markdown(doc)
+    variants = text.split("## Faulty variants")[-1]
+    assert "### Variant `register-overwrites-existing`" in variants
+    assert f"Caught by {ob_id}: expected CHECKED, reached REFUTED." in variants
+    assert "1. client 0: register users a" in variants
+    assert "2. client 1: register users a" in variants
+    assert 'the schedule "1:1,2:1"' in variants
+    assert "**What goes wrong:** process 1 register users a" in variants
+    page = report.render_html(doc, {})
+    html_variants = page.split('<section id="variants">')[1]
+    assert 'id="variant-register-overwrites-existing-caught"' in html_variants
+    assert '<ol class="steps"><li>client 0: register users a</li>' in html_variants
+    assert 'class="failure"' in html_variants
+
+
+def test_a_variant_caught_without_a_counterexample_shows_what_was_reached() -> None:
+    variant = all_mutants()[0]
+    ob_id = "T4.2/correlated-failures"
+    result = MutantResult(
+        variant,
+        {ob_id: Verdict.checked("Z3", searched={"n": 3}, detail="No shortfall.")},
+        caught_by=(ob_id,),
+    )
+    doc = report.build(get_profile("ci"), [], [result], all_obligations())
+    text = report.render_markdown(doc)
+    variants = text.split("## Faulty variants")[-1]
+    assert "expected REFUTED, reached CHECKED." in variants
+    assert "No shortfall." in variants
+
+
+def test_sample_pages_show_the_variants_counterexample() -> None:
+    text, page = _sample_pages()
+    assert "### Variant `sample-variant`" in text
+    assert 'the schedule "0:1,3:2"' in text
+    assert 'id="variant-sample-variant-caught"' in page
+
+
+# The index -------------------------------------------------------------------
+
+
+def test_the_index_marks_whether_every_expected_verdict_was_met(
+    real_document: dict[str, object],
+) -> None:
+    doc = json.loads(json.dumps(real_document))
+    t42 = next(c for c in doc["catalogue"] if c["id"] == "T4.2")
+    assert t42["expected_met"] == {"all": True, "reached": 2, "run": 2}
+    d11 = next(c for c in doc["catalogue"] if c["id"] == "D1.1")
+    assert d11["expected_met"]["run"] == 0 and not d11["expected_met"]["all"]
+    text = report.render_markdown(doc)
+    index = text.split("## Index")[1].split("\n## ")[0]
+    assert "| id | title | verdicts | all expected met | status |" in index
+    t42_row = next(line for line in index.splitlines() if "[T4.2]" in line)
+    assert "| yes (2/2) |" in t42_row
+    d11_row = next(line for line in index.splitlines() if "[D1.1]" in line)
+    assert "| — |" in d11_row
+    page = report.render_html(doc, {})
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    for target in re.findall(r'href="#([^"]+)"', page):
+        assert target in ids, target
+    html_index = page.split('<section id="index">')[1].split("</section>")[0]
+    assert "<th>all expected met</th>" in html_index
+    assert '<span class="met">yes (2/2)</span>' in html_index
+
+
+def test_the_index_marks_an_entry_that_missed_an_expected_verdict() -> None:
+    text, page = _sample_pages()
+    index = text.split("## Index")[1].split("\n## ")[0]
+    row = next(line for line in index.splitlines() if "[T9.1]" in line)
+    assert "| **no (9/10)** |" in row
+    assert '<span class="miss">no (9/10)</span>' in page

@@ -115,6 +115,8 @@ def present(value: Any) -> list[Block]:
             if blocks is not None:
                 note = value.get("note")
                 return [Paragraph(note), *blocks] if note else blocks
+    if _is_interleaved_run(value):
+        return _interleaved_run(value)
     if isinstance(value, Mapping) and value and all(_short(v) for v in value.values()):
         return [
             Table(("name", "value"), tuple((str(k), cell(v)) for k, v in value.items()))
@@ -164,6 +166,51 @@ def present(value: Any) -> list[Block]:
     if _scalar(value):
         return [Paragraph(cell(value))]
     return [Listing(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))]
+
+
+def _is_interleaved_run(value: Any) -> bool:
+    """Concurrent clients' scripts, with the complaint (and the schedule) found."""
+    if not isinstance(value, Mapping) or "clients" not in value:
+        return False
+    clients = value["clients"]
+    return (
+        isinstance(clients, list)
+        and bool(clients)
+        and all(isinstance(c, list) and all(_scalar(x) for x in c) for c in clients)
+        and all(_scalar(v) for k, v in value.items() if k != "clients")
+    )
+
+
+def _interleaved_run(value: Mapping[str, Any]) -> list[Block]:
+    """A run of concurrent clients: each client's calls, then how to replay it."""
+    calls = tuple(
+        Step("; ".join(cell(x) for x in c) or f"client {n}: no calls")
+        for n, c in enumerate(value["clients"])
+    )
+    blocks: list[Block] = [
+        Paragraph("The clients run at once, each making its calls in this order:"),
+        Steps(calls),
+    ]
+    if isinstance(value.get("schedule"), str):
+        again = " The failure replays from it." if value.get("replays") else ""
+        blocks.append(
+            Paragraph(
+                f'The interleaving that fails is the schedule "{value["schedule"]}": '
+                "at each numbered choice among ready callbacks the scheduler took "
+                "the one at the given position, both counted from 0 (the oldest "
+                "everywhere else)." + again
+            )
+        )
+    rest = tuple(
+        (str(k), cell(v))
+        for k, v in value.items()
+        if k not in ("clients", "schedule", "replays", "problem")
+    )
+    if rest:
+        blocks.append(Table(("name", "value"), rest))
+    if value.get("problem"):
+        blocks.append(Paragraph(cell(value["problem"]), role="failure"))
+    return blocks
 
 
 # The forms -------------------------------------------------------------------

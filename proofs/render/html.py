@@ -22,6 +22,7 @@ from proofs.render.model import (
     EntryView,
     ObligationView,
     ReportView,
+    VariantView,
     html_id,
 )
 
@@ -343,6 +344,7 @@ def _entry(e: EntryView, images: dict[str, bytes]) -> str:
     for heading, group in e.groups:
         parts.append(f"<h4>{escape(heading)}</h4>")
         parts += [_obligation(o) for o in group]
+    parts.append(_correction(e))
     if e.lives_in:
         parts.append(
             '<p class="lives">Where it lives: '
@@ -351,6 +353,49 @@ def _entry(e: EntryView, images: dict[str, bytes]) -> str:
         )
     parts.append("</article>")
     return "".join(parts)
+
+
+def _correction(e: EntryView) -> str:
+    c = e.correction
+    if c is None:
+        return ""
+    parts = [
+        '<section class="corrected"><h4>Corrected statement</h4>',
+        f"<p><b>{escape(e.correction_label)}</b> {_text(c['statement'])}</p>",
+    ]
+    if c["formal"]:
+        parts.append(_display(c["formal"]))
+    if c["backed_by"]:
+        # Only obligations run for this report have a section to link to.
+        ran = {o.id for o in e.obligations}
+        parts.append(
+            "<p>Backed by: "
+            + ", ".join(
+                f'<a href="#{html_id(i)}"><code>{escape(i)}</code></a>'
+                if i in ran
+                else f"<code>{escape(i)}</code>"
+                for i in c["backed_by"]
+            )
+            + ".</p>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _variant(v: VariantView) -> str:
+    if not v.caught_line:
+        return ""
+    s = v.data["shown"]
+    return (
+        f'<section class="variant" id="variant-{escape(v.id)}-caught">'
+        f"<h3>Variant <code>{escape(v.id)}</code></h3>"
+        f'<p>Caught by <a href="#{html_id(s["obligation"])}"><code>'
+        f"{escape(s['obligation'])}</code></a>: expected "
+        f"{_badge(s['expected'])}, reached {_badge(s['verdict'])}.</p>"
+        '<div class="evidence counterexample">'
+        + render_blocks(v.shown)
+        + "</div></section>"
+    )
 
 
 def _contents(view: ReportView) -> str:
@@ -397,12 +442,20 @@ def _index(view: ReportView) -> str:
         rows.append(
             f'<tr><td><a href="#{e.anchor}">{escape(e.id)}</a></td>'
             f"<td>{escape(e.title)}</td><td>{KIND_LABEL[e.kind].lower()}</td>"
-            f"<td>{verdicts}</td><td>{escape(e.status)}</td></tr>"
+            f"<td>{verdicts}</td><td>{_met_cell(e)}</td>"
+            f"<td>{escape(e.status)}</td></tr>"
         )
     return (
         "<table><thead><tr><th>id</th><th>title</th><th>kind</th><th>verdicts</th>"
-        "<th>status</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        "<th>all expected met</th><th>status</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
     )
+
+
+def _met_cell(e: EntryView) -> str:
+    cls = {True: "met", False: "miss", None: "met"}[e.all_met]
+    return f'<span class="{cls}">{escape(e.met_mark)}</span>'
 
 
 def render(view: ReportView, images: dict[str, bytes]) -> str:
@@ -477,6 +530,7 @@ def render(view: ReportView, images: dict[str, bytes]) -> str:
         + "".join(f"<p>{escape(p)}</p>" for p in view.variants_intro)
         + "<table><thead><tr><th>variant</th><th>subject</th><th>defect</th>"
         + f"<th>caught by</th></tr></thead><tbody>{variant_rows}</tbody></table>"
+        + "".join(_variant(v) for v in view.variants)
         + "</section>"
         + '<section id="reproducing"><h2>Reproducing this report</h2>'
         + "<p>The report is generated, never edited: <code>mstheory report</code> "

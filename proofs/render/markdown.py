@@ -124,7 +124,7 @@ def render(view: ReportView) -> str:
         out.append(f"- **{outcome}**: {meaning}")
     out += ["", "## Index", ""]
     out += _table(
-        ("id", "title", "verdicts", "status"),
+        ("id", "title", "verdicts", "all expected met", "status"),
         tuple(
             (
                 f"[{e.id}](#{e.md_anchor})",
@@ -134,6 +134,7 @@ def render(view: ReportView) -> str:
                     for o in e.obligations
                 )
                 or "—",
+                f"**{e.met_mark}**" if e.all_met is False else e.met_mark,
                 e.status,
             )
             for e in view.entries
@@ -164,6 +165,12 @@ def render(view: ReportView) -> str:
             for m in doc["mutants"]
         ),
     )
+    out.append("")
+    for v in view.variants:
+        if not v.caught_line:
+            continue
+        out += [f"### Variant `{v.id}`", "", v.caught_line, ""]
+        out += render_blocks(v.shown)
     out += ["", "## Reproducing this report", "", *view.reproduce_md, ""]
     return "\n".join(out)
 
@@ -189,19 +196,33 @@ def _entry(e: EntryView) -> list[str]:
         out += _figure(f)
     if not e.declared:
         out += ["**Not yet covered**: no obligation decides this entry yet.", ""]
-        return out
+        return out + _correction(e)
     if not e.obligations:
         out += ["No obligation of this entry was run for this report.", ""]
-        return out
+        return out + _correction(e)
     for heading, group in e.groups:
         out += [f"#### {heading}", ""]
         for o in group:
             out += _obligation(o)
+    out += _correction(e)
     if e.lives_in:
         out += [
             "Where it lives: " + ", ".join(f"`{p}`" for p in e.lives_in) + ".",
             "",
         ]
+    return out
+
+
+def _correction(e: EntryView) -> list[str]:
+    c = e.correction
+    if c is None:
+        return []
+    out = ["#### Corrected statement", "", f"{e.correction_label} {c['statement']}", ""]
+    if c["formal"]:
+        out += ["$$", c["formal"], "$$", ""]
+    if c["backed_by"]:
+        backed = ", ".join(f"`{i}`" for i in c["backed_by"])
+        out += [f"Backed by: {backed}.", ""]
     return out
 
 

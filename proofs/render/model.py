@@ -33,6 +33,12 @@ VERDICT_MEANINGS = (
 
 KIND_LABEL = {"definition": "Definition", "theorem": "Theorem"}
 
+AS_WRITTEN_LABEL = {
+    "holds": "The statement holds as written.",
+    "false": "The statement is false as written.",
+    "ambiguous": "The statement is ambiguous as written.",
+}
+
 
 def markdown_anchor(heading: str) -> str:
     """The anchor a code host gives a Markdown heading."""
@@ -102,6 +108,35 @@ class EntryView:
         return bool(self.data["obligations"])
 
     @property
+    def correction(self) -> dict[str, Any] | None:
+        """The corrected statement, if the document has one for this entry."""
+        corrected = self.data.get("corrected")
+        return dict(corrected) if corrected else None
+
+    @property
+    def correction_label(self) -> str:
+        """What the source's statement is worth, as a sentence opener."""
+        c = self.correction
+        return AS_WRITTEN_LABEL.get(c["as_written"], "") if c else ""
+
+    @property
+    def met_mark(self) -> str:
+        """Whether every expected verdict of this entry was reached, in words."""
+        m = self.data.get("expected_met")
+        if not m or not m["run"]:
+            return "—"
+        word = "yes" if m["all"] else "no"
+        return f"{word} ({m['reached']}/{m['run']})"
+
+    @property
+    def all_met(self) -> bool | None:
+        """True or False when something ran; None when nothing did."""
+        m = self.data.get("expected_met")
+        if not m or not m["run"]:
+            return None
+        return bool(m["all"])
+
+    @property
     def groups(self) -> Iterator[tuple[str, tuple[ObligationView, ...]]]:
         """Obligations split into what fails as written and what holds."""
         refuted = tuple(o for o in self.obligations if not o.holds)
@@ -112,15 +147,54 @@ class EntryView:
             yield ("What holds instead" if refuted else "What holds"), holds
 
 
+@dataclass(frozen=True)
+class VariantView:
+    data: dict[str, Any]
+    #: How one catching obligation saw the defect (empty: caught by none).
+    shown: list[bl.Block]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.data[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def caught_line(self) -> str:
+        """Which obligation's verdict is shown, and how it missed."""
+        s = self.data.get("shown")
+        if not s:
+            return ""
+        return (
+            f"Caught by {s['obligation']}: expected {s['expected']}, "
+            f"reached {s['verdict']}."
+        )
+
+
+def variant_blocks(shown: dict[str, Any] | None) -> list[bl.Block]:
+    """The counterexample a catching obligation found, or what it reached."""
+    if not shown:
+        return []
+    blocks = bl.present(shown.get("counterexample"))
+    if blocks:
+        return blocks
+    said = shown.get("detail") or shown.get("reason")
+    return [bl.Paragraph(str(said))] if said else []
+
+
 @dataclass
 class ReportView:
     doc: dict[str, Any]
     entries: list[EntryView] = field(init=False)
     sections: list[tuple[str, str, list[EntryView]]] = field(init=False)
     figures: list[dict[str, Any]] = field(init=False)
+    variants: list[VariantView] = field(init=False)
 
     def __post_init__(self) -> None:
         doc = self.doc
+        self.variants = [
+            VariantView(m, variant_blocks(m.get("shown"))) for m in doc["mutants"]
+        ]
         obligations = {o["id"]: o for o in doc["obligations"]}
         self.figures = list(doc.get("figures", ()))
         self.entries = []
@@ -186,7 +260,11 @@ class ReportView:
             "obligation are its bounds and assumptions, which say how far the "
             "verdict reaches, and the *faulty variants* it catches: small "
             "re-implementations of known defects on which the obligation "
-            "fails, as it should.",
+            "fails, as it should. Each entry ends with its *corrected "
+            "statement*: whether the statement holds as written, is false or "
+            "is ambiguous, what does hold, and the proved or checked "
+            "obligations that back it. The index says for each entry whether "
+            "every obligation run reached its expected verdict.",
             "",
             "The four verdicts:",
         ]
@@ -198,7 +276,11 @@ class ReportView:
             "code an obligation examines. It is *caught* by every obligation "
             "that, run on the variant, misses its expected verdict. A variant "
             "no obligation catches would mean the suite cannot see that "
-            "defect; an obligation that catches none would prove nothing."
+            "defect; an obligation that catches none would prove nothing. "
+            "Below the table, each caught variant shows how one obligation "
+            "that caught it saw the defect: its counterexample (for a race, "
+            "the clients' calls and the schedule that replays it), or what it "
+            "reached instead of the refutation it expected."
         ]
 
     def reproduce_lines(self) -> list[tuple[str, str]]:

@@ -123,8 +123,15 @@ def sample_document() -> dict[str, Any]:
             "statement": r"\mathrm{Sample}: S \times E \rightarrow \mathcal{P}(E)",
             "paraphrase": "Not yet covered, on purpose.",
             "readings": [],
+            "corrected": {
+                "as_written": "ambiguous",
+                "statement": "Nothing backs a correction yet.",
+                "formal": "",
+                "backed_by": [],
+            },
             "coverage": "not yet covered",
             "status": "not yet covered",
+            "expected_met": {"all": False, "reached": 0, "run": 0},
             "obligations": [],
             "lives_in": [],
         },
@@ -136,8 +143,19 @@ def sample_document() -> dict[str, Any]:
             "statement": r"\forall i, j:\ |x_i - x_j| \le \epsilon",
             "paraphrase": "Every form of counterexample, once.",
             "readings": ["A reading with $1 - (1 - A)^n$ inline."],
+            "corrected": {
+                "as_written": "false",
+                "statement": "What holds is the bound with $\\epsilon = 1$.",
+                "formal": r"\forall i, j:\ |x_i - x_j| \le 1",
+                "backed_by": ["T9.1/measured"],
+            },
             "coverage": f"covered by {len(obligations)} obligations",
             "status": "some expected verdicts missed",
+            "expected_met": {
+                "all": False,
+                "reached": len(obligations) - 1,
+                "run": len(obligations),
+            },
             "obligations": [o["id"] for o in obligations],
             "lives_in": ["spec/quality.py"],
         },
@@ -165,6 +183,22 @@ def sample_document() -> dict[str, Any]:
                 "subject": "spec.quality",
                 "caught_by": ["T9.1/model"],
                 "outcomes": {"T9.1/model": "PROVED"},
+                "shown": {
+                    "obligation": "T9.1/model",
+                    "expected": "CHECKED",
+                    "verdict": "REFUTED",
+                    "counterexample": {
+                        "clients": [
+                            ["client 0: write 1", "client 0: read"],
+                            ["client 1: write 2"],
+                        ],
+                        "schedule": "0:1,3:2",
+                        "problem": "the read returned 2 after write 1 returned",
+                        "replays": True,
+                    },
+                    "detail": "",
+                    "reason": "",
+                },
             }
         ],
         "figures": [
