@@ -7,7 +7,11 @@ import asyncio
 import pytest
 
 from impl.chains import ChainService, Network, nested_chain
-from impl.errors import ConfigurationError, NoHealthyInstanceError
+from impl.errors import (
+    CallTimeoutError,
+    ConfigurationError,
+    NoHealthyInstanceError,
+)
 from proofs.harness.vtime import run
 
 
@@ -83,3 +87,58 @@ def test_a_service_outside_any_network_cannot_call_on() -> None:
     lonely = ChainService("a", then=[["b"]])
     with pytest.raises(ConfigurationError, match="belongs to no Network"):
         run(lonely.handle("client", None))
+
+
+def test_every_hop_goes_through_the_registry_and_the_transport() -> None:
+    async def main() -> tuple[int, tuple[str, ...], list[str]]:
+        net = Network(delay=0.25)
+        nested_chain(net, ["a", "b", "c"], [0.0, 0.0, 0.0])
+        await net.call("client", "a")
+        return (
+            net.transport.stats.answered,
+            await net.registry.list_services(),
+            [f"{c.caller}->{c.callee}" for c in net.calls],
+        )
+
+    answered, registered, calls = run(main())
+    assert answered == 3
+    assert registered == ("a", "b", "c")
+    assert calls == ["client->a", "a->b", "b->c"]
+
+
+def test_each_hop_gets_what_is_left_of_its_callers_budget() -> None:
+    async def main() -> list[float | None]:
+        net = Network(delay=0.5)
+        nested_chain(net, ["a", "b", "c"], [0.25, 0.5, 0.0])
+        await net.call("client", "a", timeout=10.0)
+        return [c.timeout for c in net.calls]
+
+    # a is reached after 0.25 s and works 0.25 s; b after 0.25 s, works 0.5 s.
+    assert run(main()) == [10.0, 9.5, 8.75]
+
+
+def test_a_chain_past_its_deadline_times_out_and_stops_working() -> None:
+    async def main() -> tuple[float, int, int]:
+        loop = asyncio.get_running_loop()
+        net = Network(delay=0.5)
+        nested_chain(net, ["a", "b", "c"], [1.0, 1.0, 1.0])
+        with pytest.raises(CallTimeoutError):
+            await net.call("client", "a", timeout=2.0)
+        ended, running = loop.time(), net.in_flight
+        await asyncio.sleep(10)
+        return ended, running, sum(len(s.visits) for s in net.services.values())
+
+    # The caller stops at its deadline; nothing under it answers later.
+    assert run(main()) == (2.0, 0, 0)
+
+
+def test_a_deadline_already_passed_makes_no_call() -> None:
+    async def main() -> int:
+        net = Network()
+        net.add(ChainService("a"))
+        loop = asyncio.get_running_loop()
+        with pytest.raises(CallTimeoutError, match="not made"):
+            await net.call("client", "a", deadline=loop.time())
+        return net.transport.stats.sent
+
+    assert run(main()) == 0

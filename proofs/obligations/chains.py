@@ -1,7 +1,9 @@
 r"""Latency obligations on the implementation: D3.1, D3.2 and T3.1, measured exactly.
 
 The services of :mod:`impl.chains` run on the virtual-time loop with network
-delays and processing times that are multiples of 1/8 s. Such numbers add
+delays and processing times that are multiples of 1/8 s; every hop is a real
+call of the resilient client (registry lookup, balancer choice, in-memory
+transport), so these checks measure the implementation's own call path. Such numbers add
 without rounding in floating point, so measured latencies are compared with
 the expected sums *exactly*, not within a tolerance: a hop's worth of error
 anywhere would show.
@@ -12,7 +14,9 @@ anywhere would show.
   Lindley's recursion in the specification (:func:`spec.communication.fifo_waits`)
   says, for the same arrivals and service times.
 - T3.1: a nested chain's end-to-end latency is the sum of its hops; a fan-out's
-  is its slowest branch; a plan of stages costs its critical path.
+  is its slowest branch; a plan of stages costs its critical path; a budget
+  given to the first call propagates, each hop getting exactly what is left of
+  its caller's, as :func:`spec.communication.propagate_timeouts` says.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from proofs.obligation import Method, obligation
 from proofs.profiles import Profile
 from proofs.search import search
 from proofs.verdict import Outcome, Verdict
-from spec.communication import fifo_waits
+from spec.communication import Hop, fifo_waits, nested_timeline, propagate_timeouts
 
 SUBJECT = "impl.chains"
 
@@ -303,4 +307,109 @@ def _fan_out(q: Any, profile: Profile) -> Verdict:
         "Hypothesis on the virtual-time loop, exact times",
         searched={"examples": found.calls},
         bounds="1-3 stages of 1-4 parallel branches, times 0-2 s in eighths",
+    )
+
+
+@obligation(
+    "T3.1/impl-deadline-propagates",
+    reading="Measured on the implementation in virtual time, a nested chain "
+    "whose first call is given a budget passes the deadline down: each hop is "
+    "called with exactly what is left of its caller's budget (the "
+    "specification's propagated timeouts), the first caller has its answer or "
+    "a timeout exactly when the specification's timeline says, and no service "
+    "is still working once it has stopped waiting.",
+    formal=r"T_{i+1}^{\mathrm{impl}} = T_i - \bigl(\tfrac{d_i}{2} + q_i + "
+    r"p_i\bigr) = T_{i+1}^{\mathrm{spec}},\ "
+    r"t_{\mathrm{end}}^{\mathrm{impl}} = \min(T_1, \mathrm{TotalLatency})",
+    method=Method.HYPOTHESIS,
+    expected=Outcome.CHECKED,
+    subject=SUBJECT,
+    assumptions=(
+        _ASSUMPTIONS[0],
+        "one request at a time (no queueing)",
+        "budgets are odd multiples of 1/16 s and delays multiples of 1/4 s, so "
+        "no deadline falls on the instant an answer arrives",
+        "in process a caller that gives up cancels its callee: the in-memory "
+        "transport runs each handler in its caller's task",
+    ),
+)
+def _deadline(q: Any, profile: Profile) -> Verdict:
+    quarters = st.integers(0, 8).map(lambda k: k / 4)
+    budgets = st.integers(0, 95).map(lambda k: (2 * k + 1) / 16)
+    case = st.tuples(
+        st.lists(st.tuples(quarters, eighths), min_size=1, max_size=5), budgets
+    )
+
+    def prop(c: tuple[list[tuple[float, float]], float]) -> str | None:
+        hops, budget = c
+        names = [f"s{k + 2}" for k in range(len(hops))]
+        delays = {
+            ("s1" if k == 0 else names[k - 1], names[k]): d
+            for k, (d, _) in enumerate(hops)
+        }
+
+        async def main() -> tuple[bool, Fraction, int, list[Any], int]:
+            loop = asyncio.get_running_loop()
+            net = q.Network(delay=lambda a, b: delays[(a, b)])
+            q.nested_chain(net, names, [p for _, p in hops])
+            start = loop.time()
+            try:
+                await net.call("s1", names[0], "req", timeout=budget)
+                ok = True
+            except q.CallTimeoutError:
+                ok = False
+            ended = _exact(loop.time()) - _exact(start)
+            running = net.in_flight
+            await asyncio.sleep(40)
+            late = sum(
+                1
+                for s in net.services.values()
+                for v in s.visits
+                if _exact(v.answered) - _exact(start) > _exact(budget)
+            )
+            calls = [
+                (str(_exact(c.at) - _exact(start)), str(_exact(c.timeout)))
+                for c in net.calls
+            ]
+            return ok, ended, running + net.in_flight, calls, late
+
+        ok, ended, running, calls, late = run(main())
+        spec_hops = [Hop(_exact(d), _exact(p)) for d, p in hops]
+        timeouts = propagate_timeouts(_exact(budget), spec_hops)
+        spans = nested_timeline(spec_hops, list(timeouts))
+        expected = [(str(s.start), str(timeouts[s.index])) for s in spans]
+        if calls != expected:
+            return f"calls (start, timeout) {calls}, propagated budgets {expected}"
+        if (ok, ended) != (spans[0].succeeded, spans[0].end):
+            said = "answered" if ok else "timed out"
+            return (
+                f"the first caller {said} at {ended}; the timeline says "
+                f"{'answered' if spans[0].succeeded else 'timed out'} at "
+                f"{spans[0].end}"
+            )
+        if running or late:
+            return (
+                f"{running} request(s) still handled and {late} answered after "
+                "the first caller's deadline"
+            )
+        return None
+
+    found = search(case, prop, profile)
+    if found.found:
+        hops, budget = found.counterexample  # type: ignore[misc]
+        return Verdict.refuted(
+            "Hypothesis on the virtual-time loop against the specification",
+            {
+                "hops (network delay s, processing s)": hops,
+                "budget of the first call (s)": budget,
+                "problem": found.message,
+            },
+            searched={"examples": found.calls},
+        )
+    return Verdict.checked(
+        "Hypothesis on the virtual-time loop against "
+        "spec.communication.propagate_timeouts and nested_timeline, exact times",
+        searched={"examples": found.calls},
+        bounds="chains of 1-5 hops, delays 0-2 s in quarters, processing 0-2 s "
+        "in eighths, budgets 1/16-191/16 s",
     )
