@@ -306,14 +306,12 @@ class Network:
     async def _register_added(self) -> None:
         while self._unregistered:
             service = self._unregistered.pop(0)
+            # The port only names the instance: no socket is ever opened.
             port = 8000 + len(self.services) - len(self._unregistered)
-            await self.registry.register(
-                ServiceInstance(
-                    service.name,
-                    f"{service.name}-1",
-                    ServiceEndpoint("127.0.0.1", port),
-                )
+            instance = ServiceInstance(
+                service.name, f"{service.name}-1", ServiceEndpoint("127.0.0.1", port)
             )
+            await self.registry.register(instance)
 
     def hop_delay(self, caller: str, callee: str) -> float:
         delay = self.delay(caller, callee) if callable(self.delay) else self.delay

@@ -592,7 +592,8 @@ ENTRIES: tuple[Entry, ...] = (
             "For a parallel fan-out the total is the maximum, not the sum.",
             "Along a nested chain, per-hop timeouts must shrink: each hop gets "
             "what is left of its caller's budget, or calls are left running "
-            "after their caller gave up.",
+            "after their caller gave up. The implementation propagates the "
+            "deadline so, measured through its client and transport.",
         ),
         correction=Correction(
             "false",
@@ -608,6 +609,7 @@ ENTRIES: tuple[Entry, ...] = (
                 "T3.1/impl-chain-latency-is-sum",
                 "T3.1/impl-fan-out-is-slowest-branch",
                 "T3.1/timeouts-shrink-along-chain",
+                "T3.1/impl-deadline-propagates",
             ),
         ),
     ),
