@@ -29,14 +29,36 @@ class SolverAnswer:
         return self.status == "proved"
 
 
+def isolated(
+    formulas: Any, *, timeout_ms: int = 60_000
+) -> tuple[z3.Solver, z3.Context]:
+    """A solver in a context of its own, holding copies of ``formulas``.
+
+    Z3's default context keeps state from every earlier query in the process,
+    and which model a satisfiable query gets can depend on it; copied into a
+    fresh context, the same formulas get the same model in any process, which
+    keeps counterexamples (and so the report) reproducible.
+    """
+    ctx = z3.Context()
+    solver = z3.Solver(ctx=ctx)
+    solver.set("timeout", timeout_ms)
+    for formula in formulas:
+        solver.add(_into(formula, ctx))
+    return solver, ctx
+
+
+def _into(formula: Any, ctx: z3.Context) -> Any:
+    if isinstance(formula, z3.ExprRef):
+        return formula.translate(ctx)
+    return z3.BoolVal(bool(formula), ctx)
+
+
 def prove(
     claim: Any, *, assumptions: tuple[Any, ...] = (), timeout_ms: int = 60_000
 ) -> SolverAnswer:
     """Decide ``assumptions => claim`` by checking ``assumptions and not claim``."""
-    solver = z3.Solver()
-    solver.set("timeout", timeout_ms)
-    solver.add(*assumptions)
-    solver.add(z3.Not(claim))
+    negated = z3.Not(claim) if isinstance(claim, z3.ExprRef) else not claim
+    solver, _ = isolated((*assumptions, negated), timeout_ms=timeout_ms)
     answer = solver.check()
     if answer == z3.unsat:
         return SolverAnswer("proved", {})

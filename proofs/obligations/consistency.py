@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from proofs.obligation import Method, obligation
 from proofs.profiles import Profile
 from proofs.search import search
+from proofs.solvers import isolated
 from proofs.verdict import Outcome, Verdict
 
 SUBJECT = "spec.consistency"
@@ -464,17 +465,20 @@ def _solve(
                 solver.add(q.consistent(execution, rs, logic))
             if availability:
                 solver.add(q.available(execution, rs, logic))
-    answer = solver.check()
+    # Solved in a context of its own, so the witness does not depend on what
+    # else the process asked Z3 before.
+    fresh, ctx = isolated(solver.assertions(), timeout_ms=profile.solver_timeout_ms)
+    answer = fresh.check()
     if answer == z3.unknown:
-        return "unknown", {}, solver.reason_unknown()
+        return "unknown", {}, fresh.reason_unknown()
     if answer == z3.unsat:
         return "unsat", {}, ""
-    model = solver.model()
+    model = fresh.model()
     witness = {
         v: (
-            z3.is_true(model.eval(var, model_completion=True))
+            z3.is_true(model.eval(var.translate(ctx), model_completion=True))
             if v[1][-1].kind == "write"
-            else model.eval(var, model_completion=True).as_long()
+            else model.eval(var.translate(ctx), model_completion=True).as_long()
         )
         for v, var in table.items()
     }
