@@ -53,7 +53,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from impl.breaker import CircuitBreaker
+from impl.breaker import CircuitBreaker, CircuitBreakerState
 from impl.endpoints import ServiceInstance
 from impl.errors import (
     CallTimeoutError,
@@ -61,12 +61,16 @@ from impl.errors import (
     NoHealthyInstanceError,
 )
 from impl.resilience import (
+    _DONE,
+    _RUNNING,
     BulkheadPattern,
     FallbackPattern,
     RetryPolicy,
     TimeoutPattern,
 )
 from impl.transport import AiohttpTransport, Transport
+
+_CLOSED = CircuitBreakerState.CLOSED
 
 #: The layers of the resilient client, outermost first.
 PIPELINE = ("fallback", "retry", "bulkhead", "breaker", "timeout")
@@ -274,10 +278,23 @@ class ResilientMicroserviceClient(MicroserviceClient):
                 if retry is not None:
                     retry.attempts += 1
                 try:
-                    if bulkhead is not None and not bulkhead.try_acquire():
-                        await bulkhead.acquire()
+                    if bulkhead is not None:
+                        # try_acquire(), inline.
+                        if bulkhead._available and not bulkhead._waiters:
+                            bulkhead._available -= 1
+                            bulkhead.acquired += 1
+                        else:
+                            await bulkhead.acquire()
                     try:
-                        episode = breaker.admit() if breaker is not None else 0
+                        if breaker is None:
+                            episode = 0
+                        elif breaker._state is _CLOSED:
+                            # admit(), its common case inline (as in
+                            # CircuitBreaker.call).
+                            episode = breaker._episode
+                            breaker._ep_admitted += 1
+                        else:
+                            episode = breaker.admit()
                         try:
                             if timeout is None:
                                 result = await func(*args)
@@ -288,17 +305,34 @@ class ResilientMicroserviceClient(MicroserviceClient):
                                 except BaseException as exc:
                                     timeout.disarm(entry, exc)
                                     raise
-                                timeout.disarm(entry, None)
+                                # disarm(entry, None), its common case inline.
+                                if entry[2] == _RUNNING:
+                                    entry[2] = _DONE
+                                else:
+                                    timeout.disarm(entry, None)
                         except BaseException as exc:
                             if breaker is not None:
                                 breaker.record_exception(episode, exc)
                             raise
                         if breaker is not None:
-                            breaker.record_success(episode)
+                            # record_success(episode), its common case inline
+                            # (as in CircuitBreaker.call).
+                            if episode == breaker._clean:
+                                breaker._ep_succeeded += 1
+                            else:
+                                breaker.record_success(episode)
                         return result
                     finally:
                         if bulkhead is not None:
-                            bulkhead.release()
+                            # release(), its common case inline: nobody waits
+                            # and the permit is one of those in use.
+                            if (
+                                bulkhead._waiters
+                                or bulkhead._available >= bulkhead.max_concurrent_calls
+                            ):
+                                bulkhead.release()
+                            else:
+                                bulkhead._available += 1
                 except Exception as exc:
                     if retry is None:
                         raise

@@ -57,6 +57,8 @@ import inspect
 import logging
 import math
 import random
+import sys
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -326,6 +328,8 @@ class BulkheadPattern:
         # apart, and they drift).
         self._available = max_concurrent_calls
         self._waiters: deque[asyncio.Future[bool]] = deque()
+        #: Permits granted so far (each grant counted once, however taken).
+        self.acquired = 0
         #: Callers refused (timed out in line, or no waiting allowed).
         self.rejected = 0
 
@@ -348,6 +352,7 @@ class BulkheadPattern:
         """Take a permit if one is free and nobody waits; never waits."""
         if self._available and not self._waiters:
             self._available -= 1
+            self.acquired += 1
             return True
         return False
 
@@ -355,6 +360,7 @@ class BulkheadPattern:
         """Take a permit, waiting up to ``max_wait_time`` in line."""
         if self._available and not self._waiters:
             self._available -= 1
+            self.acquired += 1
             return
         loop = asyncio.get_running_loop()
         if self.max_wait_time <= 0:
@@ -376,6 +382,7 @@ class BulkheadPattern:
             timer.cancel()
         if not granted:
             raise self._full(loop.time() - start)
+        self.acquired += 1
 
     def release(self) -> None:
         """Return a permit; the first waiter in line takes it."""
@@ -398,6 +405,7 @@ class BulkheadPattern:
         """Await ``func(*args, **kwargs)`` holding a permit."""
         if self._available and not self._waiters:
             self._available -= 1
+            self.acquired += 1
         else:
             await self.acquire()
         try:
@@ -436,7 +444,27 @@ _RUNNING, _DONE, _EXPIRED = 0, 1, 2
 
 # An armed call is a list ``[deadline, task, state]``: one is made per call,
 # and a list costs a fraction of an object with an ``__init__``.
-_current_task = asyncio.current_task
+#
+# The current task of a loop, asked without a Python frame: before 3.12
+# ``asyncio.current_task`` is a Python function over this dict (3.12 has it in
+# C, and later versions keep the current task elsewhere).
+_tasks_by_loop = getattr(asyncio.tasks, "_current_tasks", None)
+_current_task: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = (
+    _tasks_by_loop.get
+    if sys.version_info < (3, 12) and isinstance(_tasks_by_loop, dict)
+    else asyncio.current_task
+)
+
+
+def _clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """The loop's clock as a callable: ``time.monotonic`` itself when the loop
+    keeps asyncio's own ``time()`` (which returns just that), saving a Python
+    frame per reading; the loop's ``time`` otherwise (a virtual-time loop)."""
+    if isinstance(loop, asyncio.BaseEventLoop) and (
+        type(loop).time is asyncio.BaseEventLoop.time
+    ):
+        return time.monotonic
+    return loop.time
 
 
 class TimeoutPattern:
@@ -449,6 +477,7 @@ class TimeoutPattern:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._time: Callable[[], float] = time.monotonic
         #: Calls cut off so far.
         self.expired = 0
 
@@ -456,29 +485,32 @@ class TimeoutPattern:
         """Start the clock for the current task's call; :meth:`disarm` after.
 
         The pattern serves one running loop at a time; it notices a new one
-        when the old one stopped.
+        when the old one has no task running.
         """
         loop = self._loop
-        if loop is None or not loop.is_running():
-            # Asking asyncio for the running loop costs a system call; a loop
-            # that still runs in this thread is the running one.
+        # Asking asyncio for the running loop costs a system call (before
+        # 3.12); a loop with a current task is the running one in this thread.
+        task = None if loop is None else _current_task(loop)
+        if task is None:
             loop = asyncio.get_running_loop()
             if loop is not self._loop:
                 self._loop = loop
+                self._time = _clock(loop)
                 self._queue.clear()
                 self._timer = None
-        task = _current_task(loop)
-        if task is None:
-            raise ConfigurationError(
-                f"TimeoutPattern {self.name!r}: must be used inside a task"
-            )
-        at = loop.time() + self.timeout
+            task = _current_task(loop)
+            if task is None:
+                raise ConfigurationError(
+                    f"TimeoutPattern {self.name!r}: must be used inside a task"
+                )
+        at = self._time() + self.timeout
         entry = [at, task, _RUNNING]
         queue = self._queue
         while queue and queue[0][2]:
             queue.popleft()
         queue.append(entry)
         if self._timer is None:
+            assert loop is not None
             self._timer_at = at
             self._timer = loop.call_at(at, self._fire)
         return entry
