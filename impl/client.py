@@ -67,6 +67,7 @@ from impl.resilience import (
     FallbackPattern,
     RetryPolicy,
     TimeoutPattern,
+    _current_task,
 )
 from impl.transport import AiohttpTransport, Transport
 
@@ -299,7 +300,23 @@ class ResilientMicroserviceClient(MicroserviceClient):
                             if timeout is None:
                                 result = await func(*args)
                             else:
-                                entry = timeout.arm()
+                                # arm(), its common case inline: the loop
+                                # is the pattern's and its timer is set.
+                                loop = timeout._loop
+                                task = None if loop is None else _current_task(loop)
+                                if task is None or timeout._timer is None:
+                                    entry = timeout.arm()
+                                else:
+                                    entry = [
+                                        timeout._time() + timeout.timeout,
+                                        task,
+                                        _RUNNING,
+                                    ]
+                                    timeout.armed += 1
+                                    queue = timeout._queue
+                                    while queue and queue[0][2]:
+                                        queue.popleft()
+                                    queue.append(entry)
                                 try:
                                     result = await func(*args)
                                 except BaseException as exc:

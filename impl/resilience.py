@@ -478,7 +478,8 @@ class TimeoutPattern:
         self._timer_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._time: Callable[[], float] = time.monotonic
-        #: Calls cut off so far.
+        #: Calls armed so far, and calls cut off so far.
+        self.armed = 0
         self.expired = 0
 
     def arm(self) -> list[Any]:
@@ -505,6 +506,7 @@ class TimeoutPattern:
                 )
         at = self._time() + self.timeout
         entry = [at, task, _RUNNING]
+        self.armed += 1
         queue = self._queue
         while queue and queue[0][2]:
             queue.popleft()
