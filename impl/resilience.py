@@ -33,7 +33,8 @@ client uses to apply all five layers in one coroutine frame.
     Answers with ``fallback_func(*args, **kwargs)`` when the call raises an
     exception of a type in ``handles``; a cancellation always propagates.
 
-All waiting is on the running loop's clock.
+All waiting is on the running loop's clock. The patterns have slots: their
+attributes are read on every call.
 
 >>> import asyncio
 >>> async def demo() -> list[object]:
@@ -137,6 +138,23 @@ class RetryPolicy:
         rng: the generator of jitter draws (``random.Random()`` by default);
             pass a seeded one for reproducible delays.
     """
+
+    __slots__ = (
+        "_listeners",
+        "attempts",
+        "base_delay",
+        "deadline",
+        "executions",
+        "exponential_backoff",
+        "give_up_on",
+        "jitter",
+        "max_delay",
+        "max_retries",
+        "multiplier",
+        "retries",
+        "retry_on",
+        "rng",
+    )
 
     def __init__(
         self,
@@ -304,6 +322,16 @@ class BulkheadPattern:
     wait) before :class:`~impl.errors.BulkheadFullError`.
     """
 
+    __slots__ = (
+        "_available",
+        "_waiters",
+        "acquired",
+        "max_concurrent_calls",
+        "max_wait_time",
+        "name",
+        "rejected",
+    )
+
     def __init__(
         self,
         max_concurrent_calls: int = 10,
@@ -470,6 +498,18 @@ def _clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
 class TimeoutPattern:
     """Cut a call off after ``timeout`` seconds of loop time."""
 
+    __slots__ = (
+        "_loop",
+        "_queue",
+        "_time",
+        "_timer",
+        "_timer_at",
+        "armed",
+        "expired",
+        "name",
+        "timeout",
+    )
+
     def __init__(self, timeout: float = 5.0, *, name: str = "timeout") -> None:
         self.timeout = _number(timeout, "TimeoutPattern timeout", strict=True)
         self.name = name
@@ -577,6 +617,13 @@ class FallbackPattern:
     ``fallback_func`` may be async or plain. ``handles`` are the exception
     types it answers for; a cancellation always propagates.
     """
+
+    __slots__ = (
+        "executions",
+        "fallback_func",
+        "handles",
+        "used",
+    )
 
     def __init__(
         self,
