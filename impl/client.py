@@ -63,6 +63,7 @@ from impl.errors import (
 from impl.resilience import (
     _DONE,
     _RUNNING,
+    _SWEEP,
     BulkheadPattern,
     FallbackPattern,
     RetryPolicy,
@@ -312,11 +313,11 @@ class ResilientMicroserviceClient(MicroserviceClient):
                                         task,
                                         _RUNNING,
                                     ]
-                                    timeout.armed += 1
-                                    queue = timeout._queue
-                                    while queue and queue[0][2]:
-                                        queue.popleft()
-                                    queue.append(entry)
+                                    timeout._queue.append(entry)
+                                    armed = timeout.armed + 1
+                                    timeout.armed = armed
+                                    if not armed & _SWEEP:
+                                        timeout._sweep()
                                 try:
                                     result = await func(*args)
                                 except BaseException as exc:
