@@ -44,9 +44,10 @@ about 1.0 above the do-nothing wrapper, which is already 2.5 with the
 dictionary per call); what remains is the permit (a state test and two
 counter updates, the least that keeps in-flight calls and the ledger exact).
 It is 4.2 times faster than aiobreaker and 5.2-5.4 times faster than
-purgatory's decorator, but only 1.9 times faster than purgatory with one breaker object
-reused under ``async with`` (target at least 3), a form without a wrapper
-frame of its own: even a do-nothing wrapper is only 2.6-2.7 times faster.
+purgatory's decorator, but only 1.9 times faster than purgatory with one
+breaker object reused under ``async with`` (target at least 3), a form
+without a wrapper frame of its own: even a do-nothing wrapper is only 2.6-2.7
+times faster.
 """
 
 from __future__ import annotations

@@ -489,11 +489,10 @@ def _clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
     """The loop's clock as a callable: ``time.monotonic`` itself when the loop
     keeps asyncio's own ``time()`` (which returns just that), saving a Python
     frame per reading; the loop's ``time`` otherwise (a virtual-time loop)."""
-    if isinstance(loop, asyncio.BaseEventLoop) and (
-        type(loop).time is asyncio.BaseEventLoop.time
-    ):
+    clock = loop.time
+    if getattr(clock, "__func__", None) is asyncio.BaseEventLoop.time:
         return time.monotonic
-    return loop.time
+    return clock
 
 
 class TimeoutPattern:
