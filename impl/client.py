@@ -63,7 +63,6 @@ from impl.errors import (
 from impl.resilience import (
     _DONE,
     _RUNNING,
-    _SWEEP,
     BulkheadPattern,
     FallbackPattern,
     RetryPolicy,
@@ -313,11 +312,11 @@ class ResilientMicroserviceClient(MicroserviceClient):
                                         task,
                                         _RUNNING,
                                     ]
-                                    timeout._queue.append(entry)
-                                    armed = timeout.armed + 1
-                                    timeout.armed = armed
-                                    if not armed & _SWEEP:
-                                        timeout._sweep()
+                                    timeout.armed += 1
+                                    queue = timeout._queue
+                                    while queue and queue[0][2]:
+                                        queue.popleft()
+                                    queue.append(entry)
                                 try:
                                     result = await func(*args)
                                 except BaseException as exc:

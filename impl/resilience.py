@@ -469,7 +469,6 @@ class BulkheadReleaseError(MicroserviceError, RuntimeError):
 # Timeout ---------------------------------------------------------------------------
 
 _RUNNING, _DONE, _EXPIRED = 0, 1, 2
-_SWEEP = 63  # a mask: the line is swept every 64 arms
 
 # An armed call is a list ``[deadline, task, state]``: one is made per call,
 # and a list costs a fraction of an object with an ``__init__``.
@@ -546,11 +545,11 @@ class TimeoutPattern:
                 )
         at = self._time() + self.timeout
         entry = [at, task, _RUNNING]
-        self._queue.append(entry)
-        armed = self.armed + 1
-        self.armed = armed
-        if not armed & _SWEEP:
-            self._sweep()
+        self.armed += 1
+        queue = self._queue
+        while queue and queue[0][2]:
+            queue.popleft()
+        queue.append(entry)
         if self._timer is None:
             assert loop is not None
             self._timer_at = at
@@ -573,17 +572,6 @@ class TimeoutPattern:
                 f"{self.timeout:g} s",
                 timeout=self.timeout,
             ) from None
-
-    def _sweep(self) -> None:
-        """Drop the ended calls at the head of the line.
-
-        Done every ``_SWEEP + 1`` arms rather than on each (and by every
-        firing of the timer), so the line holds at most that many ended calls
-        besides those behind a call still running.
-        """
-        queue = self._queue
-        while queue and queue[0][2]:
-            queue.popleft()
 
     def _fire(self) -> None:
         loop = self._loop
