@@ -301,9 +301,10 @@ class ResilientMicroserviceClient(MicroserviceClient):
                                 result = await func(*args)
                             else:
                                 # arm(), its common case inline: the loop
-                                # is the pattern's and its timer is set.
-                                loop = timeout._loop
-                                task = None if loop is None else _current_task(loop)
+                                # is the pattern's and its timer is set
+                                # (no task while the pattern has no loop
+                                # yet or its loop stopped: arm() sets up).
+                                task = _current_task(timeout._loop)
                                 if task is None or timeout._timer is None:
                                     entry = timeout.arm()
                                 else:
@@ -323,7 +324,7 @@ class ResilientMicroserviceClient(MicroserviceClient):
                                     timeout.disarm(entry, exc)
                                     raise
                                 # disarm(entry, None), its common case inline.
-                                if entry[2] == _RUNNING:
+                                if not entry[2]:  # still _RUNNING
                                     entry[2] = _DONE
                                 else:
                                     timeout.disarm(entry, None)

@@ -477,7 +477,9 @@ _RUNNING, _DONE, _EXPIRED = 0, 1, 2
 # ``asyncio.current_task`` is a Python function over this dict (3.12 has it in
 # C, and later versions keep the current task elsewhere).
 _tasks_by_loop = getattr(asyncio.tasks, "_current_tasks", None)
-_current_task: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = (
+_current_task: Callable[
+    [asyncio.AbstractEventLoop | None], asyncio.Task[Any] | None
+] = (
     _tasks_by_loop.get
     if sys.version_info < (3, 12) and isinstance(_tasks_by_loop, dict)
     else asyncio.current_task
