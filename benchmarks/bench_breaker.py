@@ -23,31 +23,31 @@ is reported as missing.
 
 Run: ``python benchmarks/bench_breaker.py`` (``--calls 200000 --rounds 7``).
 
-Figures (ratios to a bare await in the same run; python 3.11.7, x86_64
-Linux, 2 shared cores under load from other work, so single runs of 5 rounds
-scatter by 10-20 %; two runs each)::
+Figures (ratios to a bare await in the same run, lowest and highest of four
+runs; python 3.11.7, x86_64 Linux, 2 shared cores busy with other work, so
+runs scatter by about 10 %)::
 
     python benchmarks/bench_breaker.py --calls 100000 --rounds 15
 
-                                     before hot-path work   after
-    do-nothing wrapper               2.47   2.52            2.46   2.52
-    impl CircuitBreaker.call         3.74   3.58            3.45   3.51
-    impl five-layer pipeline        14.11  14.24            9.46   9.64
-    aiobreaker call_async           14.90  14.81           14.51  14.97
-    purgatory decorator             18.46  18.05           17.95  18.85
-    purgatory breaker reused         6.21   6.48            6.35   6.80
+                                  before the hot-path work    after
+    do-nothing wrapper                   2.28 - 2.54        2.41 - 2.58
+    impl CircuitBreaker.call             3.39 - 3.83        3.34 - 3.60
+    impl five-layer pipeline            13.26 - 14.60       9.16 - 10.49
+    aiobreaker call_async               14.50 - 15.09      14.12 - 15.10
+    purgatory decorator                 18.15 - 19.36      17.05 - 19.36
+    purgatory breaker reused             6.24 - 6.82        5.98 - 6.92
 
-The five-layer pipeline meets its target (at most 10). The breaker does not
-meet either of its targets: it is 3.5 times a bare await (target at most 3),
-about 1.0 above the do-nothing wrapper, which is already 2.5 with the
-``call(func, *args, **kwargs)`` shape (a coroutine frame and a keyword
-dictionary per call); what remains is the permit (a state test and two
-counter updates, the least that keeps in-flight calls and the ledger exact).
-It is 4.2 times faster than aiobreaker and 5.2-5.4 times faster than
-purgatory's decorator, but only 1.9 times faster than purgatory with one
-breaker object reused under ``async with`` (target at least 3), a form
-without a wrapper frame of its own: even a do-nothing wrapper is only 2.6-2.7
-times faster.
+The five-layer pipeline is at its target (at most 10), under it in three
+runs of four. The breaker meets neither of its targets. It is 3.3-3.6 times
+a bare await (target at most 3), about 1.0 above the do-nothing wrapper,
+which is already 2.4-2.6 with the ``call(func, *args, **kwargs)`` shape (a
+coroutine frame and a keyword dictionary per call); what remains is the
+permit (a state test and two counter updates, the least that keeps the
+in-flight count and the ledger exact). It is 4.1-4.4 times faster than
+aiobreaker and 5.0-5.7 times faster than purgatory's decorator, but only
+1.7-2.0 times faster than purgatory with one breaker object reused under
+``async with`` (target at least 3), a form with no wrapper frame of its own:
+even the do-nothing wrapper is only 2.4-2.8 times faster than that.
 """
 
 from __future__ import annotations
