@@ -240,6 +240,43 @@ class CircuitBreaker:
             at least ``min_calls`` outcomes were counted (rate policy).
     """
 
+    # Slots: with more than 30 attributes an instance's attributes would move
+    # to a dictionary of their own, and every read on the call path would
+    # slow down.
+    __slots__ = (
+        "_admitted",
+        "_cancelled",
+        "_clean",
+        "_consecutive",
+        "_ep_admitted",
+        "_ep_ended",
+        "_ep_succeeded",
+        "_episode",
+        "_expected",
+        "_failed",
+        "_failures",
+        "_ignored",
+        "_listeners",
+        "_opened_at",
+        "_outcomes",
+        "_rejected",
+        "_stale",
+        "_state",
+        "_succeeded",
+        "_successes",
+        "_transitions",
+        "_window_failures",
+        "expected_exception",
+        "failure_rate",
+        "failure_threshold",
+        "half_open_probes",
+        "min_calls",
+        "name",
+        "recovery_timeout",
+        "success_threshold",
+        "window",
+    )
+
     def __init__(
         self,
         failure_threshold: int = 5,

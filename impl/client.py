@@ -53,7 +53,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from impl.breaker import CircuitBreaker
+from impl.breaker import CircuitBreaker, CircuitBreakerState
 from impl.endpoints import ServiceInstance
 from impl.errors import (
     CallTimeoutError,
@@ -61,12 +61,17 @@ from impl.errors import (
     NoHealthyInstanceError,
 )
 from impl.resilience import (
+    _DONE,
+    _RUNNING,
     BulkheadPattern,
     FallbackPattern,
     RetryPolicy,
     TimeoutPattern,
+    _current_task,
 )
 from impl.transport import AiohttpTransport, Transport
+
+_CLOSED = CircuitBreakerState.CLOSED
 
 #: The layers of the resilient client, outermost first.
 PIPELINE = ("fallback", "retry", "bulkhead", "breaker", "timeout")
@@ -274,31 +279,78 @@ class ResilientMicroserviceClient(MicroserviceClient):
                 if retry is not None:
                     retry.attempts += 1
                 try:
-                    if bulkhead is not None and not bulkhead.try_acquire():
-                        await bulkhead.acquire()
+                    if bulkhead is not None:
+                        # try_acquire(), inline.
+                        if bulkhead._available and not bulkhead._waiters:
+                            bulkhead._available -= 1
+                            bulkhead.acquired += 1
+                        else:
+                            await bulkhead.acquire()
                     try:
-                        episode = breaker.admit() if breaker is not None else 0
+                        if breaker is None:
+                            episode = 0
+                        elif breaker._state is _CLOSED:
+                            # admit(), its common case inline (as in
+                            # CircuitBreaker.call).
+                            episode = breaker._episode
+                            breaker._ep_admitted += 1
+                        else:
+                            episode = breaker.admit()
                         try:
                             if timeout is None:
                                 result = await func(*args)
                             else:
-                                entry = timeout.arm()
+                                # arm(), its common case inline: the loop
+                                # is the pattern's and its timer is set
+                                # (no task while the pattern has no loop
+                                # yet or its loop stopped: arm() sets up).
+                                task = _current_task(timeout._loop)
+                                if task is None or timeout._timer is None:
+                                    entry = timeout.arm()
+                                else:
+                                    entry = [
+                                        timeout._time() + timeout.timeout,
+                                        task,
+                                        _RUNNING,
+                                    ]
+                                    timeout.armed += 1
+                                    queue = timeout._queue
+                                    while queue and queue[0][2]:
+                                        queue.popleft()
+                                    queue.append(entry)
                                 try:
                                     result = await func(*args)
                                 except BaseException as exc:
                                     timeout.disarm(entry, exc)
                                     raise
-                                timeout.disarm(entry, None)
+                                # disarm(entry, None), its common case inline.
+                                if not entry[2]:  # still _RUNNING
+                                    entry[2] = _DONE
+                                else:
+                                    timeout.disarm(entry, None)
                         except BaseException as exc:
                             if breaker is not None:
                                 breaker.record_exception(episode, exc)
                             raise
                         if breaker is not None:
-                            breaker.record_success(episode)
+                            # record_success(episode), its common case inline
+                            # (as in CircuitBreaker.call).
+                            if episode == breaker._clean:
+                                breaker._ep_succeeded += 1
+                            else:
+                                breaker.record_success(episode)
                         return result
                     finally:
                         if bulkhead is not None:
-                            bulkhead.release()
+                            # release(), its common case inline: nobody waits
+                            # and the permit is one of those in use.
+                            if (
+                                bulkhead._waiters
+                                or bulkhead._available >= bulkhead.max_concurrent_calls
+                            ):
+                                bulkhead.release()
+                            else:
+                                bulkhead._available += 1
                 except Exception as exc:
                     if retry is None:
                         raise

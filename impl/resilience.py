@@ -33,7 +33,8 @@ client uses to apply all five layers in one coroutine frame.
     Answers with ``fallback_func(*args, **kwargs)`` when the call raises an
     exception of a type in ``handles``; a cancellation always propagates.
 
-All waiting is on the running loop's clock.
+All waiting is on the running loop's clock. The patterns have slots: their
+attributes are read on every call.
 
 >>> import asyncio
 >>> async def demo() -> list[object]:
@@ -57,6 +58,8 @@ import inspect
 import logging
 import math
 import random
+import sys
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -135,6 +138,23 @@ class RetryPolicy:
         rng: the generator of jitter draws (``random.Random()`` by default);
             pass a seeded one for reproducible delays.
     """
+
+    __slots__ = (
+        "_listeners",
+        "attempts",
+        "base_delay",
+        "deadline",
+        "executions",
+        "exponential_backoff",
+        "give_up_on",
+        "jitter",
+        "max_delay",
+        "max_retries",
+        "multiplier",
+        "retries",
+        "retry_on",
+        "rng",
+    )
 
     def __init__(
         self,
@@ -302,6 +322,16 @@ class BulkheadPattern:
     wait) before :class:`~impl.errors.BulkheadFullError`.
     """
 
+    __slots__ = (
+        "_available",
+        "_waiters",
+        "acquired",
+        "max_concurrent_calls",
+        "max_wait_time",
+        "name",
+        "rejected",
+    )
+
     def __init__(
         self,
         max_concurrent_calls: int = 10,
@@ -326,6 +356,8 @@ class BulkheadPattern:
         # apart, and they drift).
         self._available = max_concurrent_calls
         self._waiters: deque[asyncio.Future[bool]] = deque()
+        #: Permits granted so far (each grant counted once, however taken).
+        self.acquired = 0
         #: Callers refused (timed out in line, or no waiting allowed).
         self.rejected = 0
 
@@ -348,6 +380,7 @@ class BulkheadPattern:
         """Take a permit if one is free and nobody waits; never waits."""
         if self._available and not self._waiters:
             self._available -= 1
+            self.acquired += 1
             return True
         return False
 
@@ -355,6 +388,7 @@ class BulkheadPattern:
         """Take a permit, waiting up to ``max_wait_time`` in line."""
         if self._available and not self._waiters:
             self._available -= 1
+            self.acquired += 1
             return
         loop = asyncio.get_running_loop()
         if self.max_wait_time <= 0:
@@ -376,6 +410,7 @@ class BulkheadPattern:
             timer.cancel()
         if not granted:
             raise self._full(loop.time() - start)
+        self.acquired += 1
 
     def release(self) -> None:
         """Return a permit; the first waiter in line takes it."""
@@ -398,6 +433,7 @@ class BulkheadPattern:
         """Await ``func(*args, **kwargs)`` holding a permit."""
         if self._available and not self._waiters:
             self._available -= 1
+            self.acquired += 1
         else:
             await self.acquire()
         try:
@@ -436,11 +472,44 @@ _RUNNING, _DONE, _EXPIRED = 0, 1, 2
 
 # An armed call is a list ``[deadline, task, state]``: one is made per call,
 # and a list costs a fraction of an object with an ``__init__``.
-_current_task = asyncio.current_task
+#
+# The current task of a loop, asked without a Python frame: before 3.12
+# ``asyncio.current_task`` is a Python function over this dict (3.12 has it in
+# C, and later versions keep the current task elsewhere).
+_tasks_by_loop = getattr(asyncio.tasks, "_current_tasks", None)
+_current_task: Callable[
+    [asyncio.AbstractEventLoop | None], asyncio.Task[Any] | None
+] = (
+    _tasks_by_loop.get
+    if sys.version_info < (3, 12) and isinstance(_tasks_by_loop, dict)
+    else asyncio.current_task
+)
+
+
+def _clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """The loop's clock as a callable: ``time.monotonic`` itself when the loop
+    keeps asyncio's own ``time()`` (which returns just that), saving a Python
+    frame per reading; the loop's ``time`` otherwise (a virtual-time loop)."""
+    clock = loop.time
+    if getattr(clock, "__func__", None) is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return clock
 
 
 class TimeoutPattern:
     """Cut a call off after ``timeout`` seconds of loop time."""
+
+    __slots__ = (
+        "_loop",
+        "_queue",
+        "_time",
+        "_timer",
+        "_timer_at",
+        "armed",
+        "expired",
+        "name",
+        "timeout",
+    )
 
     def __init__(self, timeout: float = 5.0, *, name: str = "timeout") -> None:
         self.timeout = _number(timeout, "TimeoutPattern timeout", strict=True)
@@ -449,36 +518,42 @@ class TimeoutPattern:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
-        #: Calls cut off so far.
+        self._time: Callable[[], float] = time.monotonic
+        #: Calls armed so far, and calls cut off so far.
+        self.armed = 0
         self.expired = 0
 
     def arm(self) -> list[Any]:
         """Start the clock for the current task's call; :meth:`disarm` after.
 
         The pattern serves one running loop at a time; it notices a new one
-        when the old one stopped.
+        when the old one has no task running.
         """
         loop = self._loop
-        if loop is None or not loop.is_running():
-            # Asking asyncio for the running loop costs a system call; a loop
-            # that still runs in this thread is the running one.
+        # Asking asyncio for the running loop costs a system call (before
+        # 3.12); a loop with a current task is the running one in this thread.
+        task = None if loop is None else _current_task(loop)
+        if task is None:
             loop = asyncio.get_running_loop()
             if loop is not self._loop:
                 self._loop = loop
+                self._time = _clock(loop)
                 self._queue.clear()
                 self._timer = None
-        task = _current_task(loop)
-        if task is None:
-            raise ConfigurationError(
-                f"TimeoutPattern {self.name!r}: must be used inside a task"
-            )
-        at = loop.time() + self.timeout
+            task = _current_task(loop)
+            if task is None:
+                raise ConfigurationError(
+                    f"TimeoutPattern {self.name!r}: must be used inside a task"
+                )
+        at = self._time() + self.timeout
         entry = [at, task, _RUNNING]
+        self.armed += 1
         queue = self._queue
         while queue and queue[0][2]:
             queue.popleft()
         queue.append(entry)
         if self._timer is None:
+            assert loop is not None
             self._timer_at = at
             self._timer = loop.call_at(at, self._fire)
         return entry
@@ -543,6 +618,13 @@ class FallbackPattern:
     ``fallback_func`` may be async or plain. ``handles`` are the exception
     types it answers for; a cancellation always propagates.
     """
+
+    __slots__ = (
+        "executions",
+        "fallback_func",
+        "handles",
+        "used",
+    )
 
     def __init__(
         self,

@@ -302,6 +302,26 @@ def test_a_bulkhead_without_waiting_refuses_at_once() -> None:
     assert run(main()) == 0.0
 
 
+def test_acquired_counts_each_grant_once_however_taken() -> None:
+    async def main() -> tuple[int, int, int]:
+        loop = asyncio.get_running_loop()
+        bulkhead = BulkheadPattern(1, max_wait_time=5)
+        assert bulkhead.try_acquire()  # taken without waiting
+        assert not bulkhead.try_acquire()  # refused: neither granted nor rejected
+        waiter = loop.create_task(bulkhead.acquire())  # granted after a wait
+        timed_out = loop.create_task(bulkhead.acquire())  # refused after 5 s
+        await asyncio.sleep(0)
+        bulkhead.release()
+        await waiter
+        with pytest.raises(BulkheadFullError):
+            await timed_out
+        bulkhead.release()
+        await bulkhead.execute(asyncio.sleep, 0)  # taken by execute
+        return bulkhead.acquired, bulkhead.rejected, bulkhead.in_use
+
+    assert run(main()) == (3, 1, 0)
+
+
 def test_releasing_more_than_acquired_is_refused() -> None:
     bulkhead = BulkheadPattern(2)
     with pytest.raises(BulkheadReleaseError, match="no permit in use"):
@@ -339,6 +359,18 @@ def test_timeout_cuts_off_at_exactly_the_limit_and_cancels_the_call() -> None:
         return loop.time(), cancelled, info.value.timeout
 
     assert run(main()) == (2.0, True, 2.0)
+
+
+def test_armed_counts_every_call_and_expired_the_cut_off_ones() -> None:
+    async def main() -> tuple[int, int]:
+        pattern = TimeoutPattern(1.0)
+        for _ in range(3):
+            await pattern.execute(asyncio.sleep, 0.5)
+        with pytest.raises(CallTimeoutError):
+            await pattern.execute(asyncio.sleep, 5)
+        return pattern.armed, pattern.expired
+
+    assert run(main()) == (4, 1)
 
 
 def test_overlapping_calls_each_get_their_own_deadline() -> None:
