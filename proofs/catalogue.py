@@ -433,7 +433,8 @@ ENTRIES: tuple[Entry, ...] = (
             "within one pick; smooth weighted round robin never lets a peer get a "
             "full pick ahead of its weighted share and gives every peer exactly "
             "its weight in each period of W picks; least connections, while no "
-            "call completes, keeps equal-weight peers within one call.",
+            "call completes, keeps equal-weight peers within one call (proved "
+            "for up to four peers).",
             r"\mathrm{count}_i(k) - k\,\frac{w_i}{W} < 1",
             (
                 "T2.2/rr-static-within-one",
