@@ -84,6 +84,41 @@ def _late_failure_extends(rules: Rules) -> Rules:
     return tuple(out)
 
 
+def _rate_trips_strictly(s: Any, c: Any) -> bool:
+    window = (*s.window, True)[-c.window :]
+    return bool(
+        len(window) >= c.min_calls and sum(window) > c.failure_rate * len(window)
+    )
+
+
+mutant(
+    "spec-rate-trip-needs-more-than-the-rate",
+    defect="The failure-rate policy trips only when the share of failures "
+    "exceeds the rate, so a share exactly at the rate (say 1 failure in 2 at "
+    "rate 1/2) leaves the breaker closed.",
+    subject=SPEC,
+    **_rewrite(
+        lambda rules: _edit(
+            rules,
+            {
+                "closed-failure-enters-window": {
+                    "guard": lambda s, e, c: (
+                        *spec._current(s, e),
+                        not _rate_trips_strictly(s, c),
+                    )
+                },
+                "closed-failure-rate-trips": {
+                    "guard": lambda s, e, c: (
+                        *spec._current(s, e),
+                        _rate_trips_strictly(s, c),
+                    )
+                },
+            },
+        )
+    ),
+)
+
+
 mutant(
     "spec-late-failure-extends-break",
     defect="A failure arriving while open, from a call admitted before the "

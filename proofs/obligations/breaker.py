@@ -455,6 +455,101 @@ def _outcome_queries(
     return None, queries
 
 
+def _trip_configs(q: Any) -> Iterator[Any]:
+    for threshold in (1, 2, 3):
+        yield q.Config(failure_threshold=threshold, recovery_timeout=10)
+    rates = (Fraction(1, 4), Fraction(1, 3), Fraction(1, 2), Fraction(2, 3), 1)
+    for window in (2, 3, 4):
+        for min_calls in range(1, window + 1):
+            for rate in rates:
+                yield q.Config(
+                    recovery_timeout=10,
+                    failure_rate=Fraction(rate),
+                    window=window,
+                    min_calls=min_calls,
+                )
+
+
+def _should_trip(config: Any, failed: list[bool]) -> bool:
+    """The trip policy read from its definition, on the outcomes so far."""
+    if config.failure_rate is None:
+        tail = failed[-config.failure_threshold :]
+        return len(tail) == config.failure_threshold and all(tail)
+    window = failed[-config.window :]
+    return len(window) >= config.min_calls and sum(window) >= config.failure_rate * len(
+        window
+    )
+
+
+#: Longest run of outcomes tried on each trip policy.
+TRIP_RUN = 6
+
+
+@obligation(
+    "D2.6/trips-exactly-when-the-policy-says",
+    reading="A closed breaker opens on the very failure at which its trip "
+    "policy is met, and not before: at failure_threshold consecutive "
+    "failures, or, by failure rate, when the last window outcomes number at "
+    "least min_calls and their share of failures reaches the rate (equality "
+    "included). A success never opens it.",
+    formal=r"\mathrm{open}_k \iff \exists j \le k:\ f_j \wedge "
+    r"\frac{|\{i \in W_j : f_i\}|}{|W_j|} \ge \rho \wedge |W_j| \ge m",
+    method=Method.EXHAUSTIVE,
+    expected=Outcome.CHECKED,
+    subject=SUBJECT,
+    assumptions=("one call at a time; outcomes are successes or failures",),
+)
+def _trips_exactly(q: Any, profile: Profile) -> Verdict:
+    configs = runs = 0
+    for config in _trip_configs(q):
+        configs += 1
+        for length in range(1, TRIP_RUN + 1):
+            for pattern in itertools.product((False, True), repeat=length):
+                runs += 1
+                s = q.BreakerState()
+                failed: list[bool] = []
+                for fail in pattern:
+                    admitted, s = q.step(s, q.request(0), config)
+                    kind = "failure" if fail else "success"
+                    _, s = q.step(s, q.outcome(kind, admitted.episode, 0), config)
+                    failed.append(fail)
+                    # Only a failure can trip a breaker: a success that leaves
+                    # the share at the rate does not open it.
+                    want = fail and _should_trip(config, failed)
+                    got = s.phase is q.Phase.OPEN
+                    if got != want:
+                        return Verdict.refuted(
+                            "exhaustive enumeration of outcome runs",
+                            {
+                                "policy": _policy_text(config),
+                                "outcomes": [
+                                    "failure" if f else "success" for f in failed
+                                ],
+                                "breaker": "open" if got else "closed",
+                                "policy says": "open" if want else "closed",
+                            },
+                            searched={"policies": configs, "runs": runs},
+                        )
+                    if got:
+                        break
+    return Verdict.checked(
+        "exhaustive enumeration of outcome runs",
+        searched={"policies": configs, "runs": runs},
+        bounds=f"every run of 1-{TRIP_RUN} successes and failures, one call at "
+        "a time, on thresholds 1-3 and on every rate policy with windows 2-4, "
+        "any min_calls and rates 1/4, 1/3, 1/2, 2/3, 1",
+    )
+
+
+def _policy_text(config: Any) -> str:
+    if config.failure_rate is None:
+        return f"{config.failure_threshold} consecutive failures"
+    return (
+        f"failure share >= {config.failure_rate} of the last {config.window} "
+        f"outcomes, at least {config.min_calls} of them"
+    )
+
+
 @obligation(
     "D2.6/stale-outcomes-change-nothing",
     reading="An outcome of a call admitted in an earlier episode (a call that "
