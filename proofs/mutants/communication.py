@@ -269,3 +269,19 @@ mutant(
     subject=SUBJECT,
     next_sequence=lambda previous: previous,
 )
+
+
+def _partition_by_byte_sum(key: str, partitions: int) -> int:
+    if not isinstance(key, str):
+        raise c.CommunicationError(f"a partition key must be a string, got {key!r}")
+    return sum(key.encode()) % partitions
+
+
+mutant(
+    "partition-by-byte-sum",
+    defect="Keys are spread by the sum of their bytes instead of CRC-32: still "
+    "one partition per key, but not the one the stated rule (and every other "
+    "producer following it) picks, and anagrams always collide.",
+    subject=SUBJECT,
+    partition_for=_partition_by_byte_sum,
+)

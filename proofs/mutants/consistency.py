@@ -195,3 +195,20 @@ mutant(
     subject="impl.discovery",
     ServiceDiscovery=_DiscoveryKeepingFirstAnswer,
 )
+
+
+def _served_at_age_ttl(
+    reader: c.CachedReader, now: Any, current: Any
+) -> tuple[Any, c.CachedReader]:
+    if reader.fetched_at is not None and now - reader.fetched_at <= reader.ttl:
+        return reader.value, reader
+    return current, replace(reader, value=current, fetched_at=now)
+
+
+mutant(
+    "cache-served-at-age-ttl",
+    defect="The cached copy is still served when its age equals the ttl, one "
+    "instant past the bound the reader promises.",
+    subject=SUBJECT,
+    cached_read=_served_at_age_ttl,
+)

@@ -29,6 +29,7 @@ delivery, duplicates, ordering under concurrency) is in
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from fractions import Fraction
 from functools import cache
@@ -959,8 +960,9 @@ def _appends(max_size: int = 20) -> st.SearchStrategy[list[tuple[str, Fraction]]
 @obligation(
     "D3.6/partitions-keep-append-order",
     reading="An event stream keeps, in each partition, the records in the order "
-    "they were appended; every event of one key lands in the same partition; "
-    "reading from a sequence number gives exactly the records from there on.",
+    "they were appended; every event of one key lands in the same partition, "
+    "the one CRC-32 of the key names (so the same in every process); reading "
+    "from a sequence number gives exactly the records from there on.",
     formal=r"\mathrm{read}(p) = \langle e \mid \mathrm{partition}(e) = p "
     r"\rangle_{\text{append order}}",
     method=Method.HYPOTHESIS,
@@ -980,6 +982,14 @@ def _partition_order(q: Any, profile: Profile) -> Verdict:
             if home.setdefault(key, record.partition) != record.partition:
                 return (
                     f"key {key!r} went to partitions {home[key]} and {record.partition}"
+                )
+            # The stated rule, which makes the partition the same in every
+            # process: CRC-32 of the key's UTF-8 bytes, modulo the count.
+            rule = zlib.crc32(key.encode()) % n
+            if record.partition != rule or q.partition_for(key, n) != rule:
+                return (
+                    f"key {key!r} went to partition {record.partition} of {n}; "
+                    f"CRC-32 modulo {n} gives {rule}"
                 )
             appended[record.partition].append(f"e{k}")
         for p in range(n):

@@ -259,7 +259,8 @@ def _schedule_text(c: tuple[int, list[tuple[int, int]], list[int]]) -> dict[str,
     reading="Eventual consistency of a cached reader: once writes stop, every "
     "read made ttl or more after the last write returns the final value; and "
     "at any time a read returns a value the source held at some instant of the "
-    "last ttl.",
+    "last ttl. The reader serves its copy exactly while the copy is younger "
+    "than ttl.",
     formal=r"t \ge t_{\mathrm{last}} + \mathrm{ttl} \Rightarrow "
     r"\mathrm{read}(t) = v_{\mathrm{final}},\quad \mathrm{read}(t) \in "
     r"\{\mathrm{src}(t') \mid t - \mathrm{ttl} < t' \le t\}",
@@ -274,6 +275,18 @@ def _converges(q: Any, profile: Profile) -> Verdict:
         got = _cached_reads(q, ttl, writes, reads)
         last = writes[-1][0] if writes else 0
         final = _source(writes, last, q.INITIAL)
+        # The definition, read directly: the copy is served while it is
+        # younger than ttl, and fetched anew at age ttl.
+        fetched_at: int | None = None
+        copy: Any = None
+        for t, value in zip(reads, got, strict=True):
+            if fetched_at is None or t - fetched_at >= ttl:
+                fetched_at, copy = t, _source(writes, t, q.INITIAL)
+            if value != copy:
+                return (
+                    f"read at {t} returned {value}; a copy fetched at "
+                    f"{fetched_at} (ttl {ttl}) holds {copy}"
+                )
         for t, value in zip(reads, got, strict=True):
             window = {_source(writes, t - ttl, q.INITIAL)}
             window |= {v for w, v in writes if t - ttl < w <= t}
