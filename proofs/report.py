@@ -166,7 +166,9 @@ def build(
             "faulty_variants": len(variants),
             "faulty_variants_caught": sum(1 for m in variants if m["caught_by"]),
             "partial": partial,
-            "entries_run": [c["id"] for c in catalogue if c["expected_met"]["run"]],
+            "entries_run": [
+                e.id for e in ENTRIES if any(ob.id in met for ob in by_entry[e.id])
+            ],
             "obligations_total": len(all_obligations),
             "faulty_variants_total": len(all_mutants()),
         },
