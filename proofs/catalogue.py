@@ -253,7 +253,10 @@ ENTRIES: tuple[Entry, ...] = (
             "The composite must hide what its members supply to one another: its "
             "outputs are the members' outputs that no member offers as an input. "
             "So corrected, composition is associative and commutative, its inputs "
-            "are the union of the members' inputs and its resources their sum.",
+            "are the union of the members' inputs and its resources their sum. "
+            "The rule changes even a composite of one member: a service that "
+            "needs an interface it offers itself loses that need when composed "
+            "alone, so such a composite is not the service it wraps.",
             r"S_C = \left(\bigcup_{i=1}^{k} I_i,\ \bigcup_{i=1}^{k} O_i \setminus "
             r"\bigcup_{i=1}^{k} I_i,\ \bigoplus_{i=1}^{k} P_i,\ \sum_{i=1}^{k} "
             r"R_i,\ E_C\right)",
@@ -675,10 +678,12 @@ ENTRIES: tuple[Entry, ...] = (
             "With one try and r retries over a link losing each attempt "
             "independently with probability p, a message arrives with probability "
             "one minus p to the power r + 1: below 1 for every finite r when p > "
-            "0, tending to 1 as r grows. Processing each message exactly once "
-            "needs a consumer that deduplicates by message id.",
-            r"P(\mathrm{MessageDelivered}) = 1 - p^{r+1} < 1,\quad \lim_{r \to "
-            r"\infty} \left(1 - p^{r+1}\right) = 1",
+            "0, and tending to 1 as r grows when p < 1 as well. Processing each "
+            "message exactly once needs a consumer that deduplicates by message "
+            "id.",
+            r"P(\mathrm{MessageDelivered}) = 1 - p^{r+1} < 1 \quad (p > 0),"
+            r"\qquad \lim_{r \to \infty} \left(1 - p^{r+1}\right) = 1 \quad "
+            r"(0 < p < 1)",
             (
                 "T3.2/delivery-formula",
                 "T3.2/limit-is-one",
@@ -957,9 +962,11 @@ ENTRIES: tuple[Entry, ...] = (
         correction=Correction(
             "ambiguous",
             "The three properties need a model. In a two-replica model with a "
-            "possible partition, no protocol answers every request and stays "
-            "linearizable in every execution, while each pair of the three is "
-            "achieved by a protocol.",
+            "possible partition, over executions of one to three requests (the "
+            "bound the verdicts below are proved for), no protocol answers "
+            "every request and stays linearizable in every execution, while "
+            "each pair of the three is achieved by a protocol. Longer "
+            "executions are not examined.",
             "",
             (
                 "T4.3/cap-impossible",

@@ -43,7 +43,7 @@ from typing import Any
 from proofs import figures as figures_mod
 from proofs.catalogue import ENTRIES, SECTIONS, Entry
 from proofs.data import PROJECT_ROOT
-from proofs.obligation import Obligation
+from proofs.obligation import Obligation, all_mutants
 from proofs.profiles import Profile
 from proofs.render import html as html_mod
 from proofs.render import markdown as markdown_mod
@@ -150,6 +150,9 @@ def build(
     ]
 
     counts = {o.value: sum(r.verdict.outcome is o for r in results) for o in Outcome}
+    # A report of a selection says so: which entries it ran obligations of,
+    # and how many obligations and faulty variants exist in all.
+    partial = {r.obligation.id for r in results} != {ob.id for ob in all_obligations}
     return {
         "title": "Microservice theory: conformance report",
         "profile": profile.name,
@@ -162,6 +165,12 @@ def build(
             "verdicts": counts,
             "faulty_variants": len(variants),
             "faulty_variants_caught": sum(1 for m in variants if m["caught_by"]),
+            "partial": partial,
+            "entries_run": [
+                e.id for e in ENTRIES if any(ob.id in met for ob in by_entry[e.id])
+            ],
+            "obligations_total": len(all_obligations),
+            "faulty_variants_total": len(all_mutants()),
         },
         "sections": dict(SECTIONS),
         "catalogue": catalogue,

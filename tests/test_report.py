@@ -181,6 +181,35 @@ def test_document_keeps_its_keys(real_document: dict[str, object]) -> None:
     assert t42["lives_in"] == ["spec/quality.py"]
 
 
+def test_a_partial_report_says_what_it_covers(
+    real_document: dict[str, object],
+) -> None:
+    from proofs.render import markdown as md
+
+    summary = real_document["summary"]
+    assert summary["partial"] is True  # type: ignore[index]
+    assert summary["entries_run"] == ["T4.2"]  # type: ignore[index]
+    run = summary["faulty_variants"]  # type: ignore[index]
+    caught = summary["faulty_variants_caught"]  # type: ignore[index]
+    text = md.render(ReportView(real_document))
+    head = text.split("## Contents")[0]
+    assert "This is a partial report" in head
+    assert "Every check is shown to fail" not in head
+    assert "(T4.2)" in head
+    assert f"Obligations: 2 of {len(all_obligations())} selected and run" in head
+    assert f"Faulty variants: {run} of {len(all_mutants())} run" in head
+    assert f"{caught} of the {run} run were caught" in head
+    page = html_mod.render(ReportView(real_document), {})
+    assert "entries run" in page and "entries decided" not in page
+
+    whole = json.loads(json.dumps(real_document))
+    whole["summary"]["partial"] = False
+    head = md.render(ReportView(whole)).split("## Contents")[0]
+    assert "partial" not in head
+    assert "Every check is shown to fail on at least one" in head
+    assert "- Definitions and theorems: 35, of which 35 are decided" in head
+
+
 def test_two_runs_write_the_same_bytes(
     real_document: dict[str, object], tmp_path: Path
 ) -> None:

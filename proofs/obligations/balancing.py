@@ -757,14 +757,29 @@ def _source_starves(q: Any, profile: Profile) -> Verdict:
                     "never served": starved,
                 },
                 searched={"weight vectors": tried},
-                detail="Once the heavy peer's weight is down to the light one's, "
-                "the tie goes to the heavy peer, which drops to zero and is reset "
-                "to its full weight: the light peer never reaches the top.",
+                detail=_starvation_story(ws),
             )
     return Verdict.checked(
         "exhaustive enumeration of weight vectors",
         searched={"weight vectors": tried},
         bounds="n <= 3, total <= 6, 100 periods each",
+    )
+
+
+def _starvation_story(ws: Sequence[int]) -> str:
+    """What the starving weight vector ``ws`` shows, in words."""
+    if set(ws) == {1}:
+        return (
+            "Every peer has weight 1. The first of equal current weights "
+            "wins, so the first peer wins every tie; it drops to "
+            "zero and is reset to 1 at once, leaving the state as it was before "
+            "the pick, and the other peers never reach the top. Equal weights, "
+            "the fairest case, already starve a peer."
+        )
+    return (
+        "Once the first peer's current weight has come down to another's, the "
+        "tie goes to the first peer, which drops further, reaches zero and is "
+        "reset to its full weight: the starved peers never reach the top."
     )
 
 

@@ -1035,10 +1035,11 @@ def _failing_run(q: Any, c: Any, state: Any, t_end: int, calls_per_tick: int) ->
 @obligation(
     "T2.3/unbounded-without-breaker",
     reading="Without a breaker (the breaker disabled, so that every call goes "
-    "through) the calls that reach a failing dependency in a window are not "
-    "bounded by threshold + floor(T / recovery) * probes: they grow with the "
-    "callers' rate, while the same callers through an enabled breaker stay "
-    "within the bound.",
+    "through) the calls that reach a failing dependency in a window of T "
+    "ticks can exceed threshold + floor(T / recovery) * probes: every call the "
+    "callers make gets through, while the same callers through an enabled "
+    "breaker stay within the bound. The windows are tried in turn, shortest "
+    "first, until one exceeds it.",
     formal=r"\exists T:\ A_{\mathrm{none}}(T) > \theta + "
     r"\lfloor T/\rho \rfloor\, \pi",
     method=Method.SIMULATION,
@@ -1075,9 +1076,15 @@ def _unbounded_without(q: Any, profile: Profile) -> Verdict:
                     "calls admitted without it": without,
                 },
                 searched={"windows": tried},
-                detail="One call per tick, each failing at once. Without a "
-                "breaker every call reaches the dependency, T of them in a "
-                "window of T ticks; no constant bounds that.",
+                detail=f"One call per tick, each failing at once, over a window "
+                f"of T = {t_end} ticks. Without a breaker all {without} calls "
+                f"reach the dependency, over the bound of {bound}; through the "
+                f"enabled breaker {with_breaker} do. Only this window was "
+                "simulated. The bound itself grows with T, by "
+                f"{c.half_open_probes} "
+                f"probe{'s' * (c.half_open_probes != 1)} per recovery timeout of "
+                f"{c.recovery_timeout} ticks, while the calls without a breaker "
+                "grow by one per tick, so a longer window widens the gap.",
             )
     return Verdict.checked(
         "simulation of the specification",

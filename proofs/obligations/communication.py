@@ -817,7 +817,8 @@ def _t32_as_written(q: Any, profile: Profile) -> Verdict:
     "is below 1 for every finite r when p > 0 (Z3, by induction on the "
     "exponent); and the subject's own enumeration of the retry process agrees "
     "on a grid of exact values.",
-    formal=r"P(\mathrm{delivered}) = \sum_{k=0}^{r} p^k (1-p) = 1 - p^{r+1} < 1",
+    formal=r"P(\mathrm{delivered}) = \sum_{k=0}^{r} p^k (1-p) = 1 - p^{r+1} < 1 "
+    r"\quad (p > 0)",
     method=Method.SYMPY_Z3,
     expected=Outcome.PROVED,
     subject=SUBJECT,

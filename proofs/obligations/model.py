@@ -350,8 +350,10 @@ def _dependency(q: Any, profile: Profile) -> Verdict:
     "D1.6/as-written-exposes-internal-interfaces",
     reading="Read literally, the composite's outputs are the union of its "
     "members' outputs, so a composite can list as needed from outside an "
-    "interface that one of its own members provides.",
-    formal=r"\exists C:\ \bigcup_i O_i \cap \bigcup_i I_i \neq \emptyset",
+    "interface that one of its members provides to another: the search looks "
+    "for an output of one member that is an input of a different member.",
+    formal=r"\exists C,\ i \neq j:\ O_i \cap I_j \neq \emptyset \land "
+    r"O_i \cap I_j \subseteq O_C",
     method=Method.HYPOTHESIS,
     expected=Outcome.REFUTED,
     subject=SUBJECT,
@@ -360,12 +362,16 @@ def _as_written(q: Any, profile: Profile) -> Verdict:
     def prop(members: list[Any]) -> str | None:
         composite = q.compose_as_written(members)
         leaked = composite.outputs & composite.inputs
-        if leaked:
-            names = ", ".join(f"{i.name}:{i.type}" for i in sorted(leaked))
-            return (
-                f"the composite needs {names} from outside "
-                "although a member provides it"
-            )
+        for a, needer in enumerate(members):
+            for b, provider in enumerate(members):
+                between = leaked & needer.outputs & provider.inputs
+                if a != b and between:
+                    names = ", ".join(f"{i.name}:{i.type}" for i in sorted(between))
+                    return (
+                        f"the composite needs {names} from outside although "
+                        f"its member {provider.name} provides it to its member "
+                        f"{needer.name}"
+                    )
         return None
 
     found = search(distinct_services(q, 3), prop, profile)
@@ -377,8 +383,11 @@ def _as_written(q: Any, profile: Profile) -> Verdict:
                 "problem": found.message,
             },
             searched={"examples": found.calls},
-            detail="The corrected composition hides outputs that the members "
-            "satisfy among themselves (D1.6/composition-laws).",
+            detail="One member needs an interface that another member offers, "
+            "so inside the composite the need is met; the composite as written "
+            "still lists it among its outputs, as if it had to be found outside. "
+            "The corrected composition hides outputs that the members satisfy "
+            "among themselves (D1.6/composition-laws).",
         )
     return Verdict.checked(
         "Hypothesis",

@@ -465,7 +465,14 @@ def render(view: ReportView, images: dict[str, bytes]) -> str:
     summary = "".join(
         f"<div><b>{value}</b>{escape(label)}</div>"
         for value, label in (
-            (f"{s['entries_covered']}/{s['entries']}", "entries decided"),
+            (
+                (
+                    f"{len(s.get('entries_run', []))}/{s['entries']}",
+                    "entries run",
+                )
+                if view.partial
+                else (f"{s['entries_covered']}/{s['entries']}", "entries decided")
+            ),
             (
                 f"{s['expected_reached']}/{s['obligations']}",
                 "expected verdicts reached",
@@ -473,7 +480,12 @@ def render(view: ReportView, images: dict[str, bytes]) -> str:
             *((s["verdicts"][k], k.lower()) for k in s["verdicts"]),
             (
                 f"{s['faulty_variants_caught']}/{s['faulty_variants']}",
-                "faulty variants caught",
+                "faulty variants caught"
+                + (
+                    f" (of {s.get('faulty_variants_total', '?')} in all)"
+                    if view.partial
+                    else ""
+                ),
             ),
         )
     )
@@ -519,7 +531,7 @@ def render(view: ReportView, images: dict[str, bytes]) -> str:
         + _contents(view)
         + "<main>"
         + f"<h1>{escape(doc['title'])}</h1>"
-        + f'<p class="lede">{escape(view.introduction)}</p>'
+        + f'<p class="lede">{_markdown_inline(view.introduction)}</p>'
         + f'<div class="summary">{summary}</div>'
         + f'<section id="how-to-read"><h2>How to read this report</h2>{how}'
         + f"<ul>{meanings}</ul></section>"

@@ -83,19 +83,12 @@ def _timeline(t: bl.Timeline) -> list[str]:
 
 def render(view: ReportView) -> str:
     doc = view.doc
-    s = doc["summary"]
     out: list[str] = [
         f"# {doc['title']}",
         "",
         view.introduction,
         "",
-        f"- Definitions and theorems: {s['entries']}, of which "
-        f"{s['entries_covered']} are decided by at least one obligation.",
-        f"- Obligations: {s['obligations']} run, {s['expected_reached']} reached "
-        "their expected verdict.",
-        "- Verdicts: " + ", ".join(f"{k} {v}" for k, v in s["verdicts"].items()) + ".",
-        f"- Faulty variants: {s['faulty_variants']}, of which "
-        f"{s['faulty_variants_caught']} are caught.",
+        *(f"- {line}" for line in view.summary_lines),
         "",
         "A formatted version of this text, with every formula typeset and every "
         "figure in place, is `conformance.html` beside this file; it opens "

@@ -228,18 +228,73 @@ class ReportView:
     # Words shared by both pages ----------------------------------------------
 
     @property
+    def partial(self) -> bool:
+        """Whether only a selection of the obligations ran (``--only``)."""
+        return bool(self.doc["summary"].get("partial", False))
+
+    @property
     def introduction(self) -> str:
+        if not self.partial:
+            return (
+                "This report takes every definition and theorem of the theory of "
+                "microservice architecture under its own number, states it as the "
+                "source writes it, says precisely which readings of it the suite "
+                "decides, and shows what a machine concluded about each: proved, "
+                "refuted with a counterexample, or checked over a stated search. "
+                "Where a statement is false as written, the corrected statement "
+                "that does hold stands next to it. Every check is shown to fail "
+                "on at least one deliberately faulty variant of the code it "
+                "checks, so a verdict here is evidence, not decoration."
+            )
+        s = self.doc["summary"]
+        run = s.get("entries_run", [])
         return (
-            "This report takes every definition and theorem of the theory of "
-            "microservice architecture under its own number, states it as the "
-            "source writes it, says precisely which readings of it the suite "
-            "decides, and shows what a machine concluded about each: proved, "
-            "refuted with a counterexample, or checked over a stated search. "
-            "Where a statement is false as written, the corrected statement "
-            "that does hold stands next to it. Every check is shown to fail on "
-            "at least one deliberately faulty variant of the code it checks, so "
-            "a verdict here is evidence, not decoration."
+            "This is a partial report: only the obligations selected with "
+            f"`--only` ran ({s['obligations']} of the "
+            f"{s.get('obligations_total', s['obligations'])} the suite has), and "
+            f"they decide readings of {_count(len(run), 'entry', 'entries')} "
+            f"({', '.join(run) or 'none'}). Every entry is still stated as the "
+            "source writes it, with its readings and corrected statement, but "
+            "only the verdicts of the selected obligations are shown. Only the "
+            "faulty variants of the code those obligations examine were run "
+            f"({s['faulty_variants']} of the "
+            f"{s.get('faulty_variants_total', s['faulty_variants'])} the suite "
+            "has), and a variant counts as caught here only when one of the "
+            f"selected obligations misses its expected verdict on it: "
+            f"{s['faulty_variants_caught']} of the {s['faulty_variants']} run "
+            "were caught. The full report, made without `--only`, tries every "
+            "check against every faulty variant."
         )
+
+    @property
+    def summary_lines(self) -> list[str]:
+        """The summary under the title, one line each."""
+        s = self.doc["summary"]
+        verdicts = ", ".join(f"{k} {v}" for k, v in s["verdicts"].items())
+        if not self.partial:
+            return [
+                f"Definitions and theorems: {s['entries']}, of which "
+                f"{s['entries_covered']} are decided by at least one obligation.",
+                f"Obligations: {s['obligations']} run, {s['expected_reached']} "
+                "reached their expected verdict.",
+                f"Verdicts: {verdicts}.",
+                f"Faulty variants: {s['faulty_variants']}, of which "
+                f"{s['faulty_variants_caught']} are caught.",
+            ]
+        run = s.get("entries_run", [])
+        return [
+            f"Definitions and theorems: {s['entries']}; this partial report runs "
+            f"obligations of {len(run)} of them ({', '.join(run) or 'none'}).",
+            f"Obligations: {s['obligations']} of "
+            f"{s.get('obligations_total', s['obligations'])} selected and run, "
+            f"{s['expected_reached']} reached their expected verdict.",
+            f"Verdicts: {verdicts}.",
+            f"Faulty variants: {s['faulty_variants']} of "
+            f"{s.get('faulty_variants_total', s['faulty_variants'])} run (those "
+            "of the code the selected obligations examine), of which "
+            f"{s['faulty_variants_caught']} are caught by the selected "
+            "obligations.",
+        ]
 
     @property
     def how_to_read(self) -> list[str]:
@@ -319,3 +374,7 @@ class ReportView:
         ]
         lines += [f"- {label}: {value}" for label, value in self.reproduce_lines()]
         return lines
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
