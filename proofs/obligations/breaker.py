@@ -476,9 +476,8 @@ def _should_trip(config: Any, failed: list[bool]) -> bool:
         tail = failed[-config.failure_threshold :]
         return len(tail) == config.failure_threshold and all(tail)
     window = failed[-config.window :]
-    return len(window) >= config.min_calls and sum(window) >= config.failure_rate * len(
-        window
-    )
+    share_reached = sum(window) >= config.failure_rate * len(window)
+    return len(window) >= config.min_calls and bool(share_reached)
 
 
 #: Longest run of outcomes tried on each trip policy.
