@@ -26,6 +26,7 @@ written) are reported in one line, without a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import sys
@@ -142,7 +143,7 @@ def _parser() -> _Parser:
     history.add_argument("--model", required=True, choices=("cas-register", "kv"))
     history.add_argument(
         "--budget",
-        type=float,
+        type=_budget,
         default=10.0,
         help="seconds of search per file before answering unknown (default: 10)",
     )
@@ -167,6 +168,18 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive, finite number of seconds, got {text!r}"
+        )
     return value
 
 
@@ -256,7 +269,8 @@ def _main(argv: Sequence[str] | None) -> int:
 def _serve_registry(host: str, port: int, token: str | None) -> int:
     import asyncio
 
-    from impl.registry_server import serve
+    from impl.errors import ConfigurationError
+    from impl.registry_server import check_token, serve
 
     def ready(url: str) -> None:
         print(f"registry serving on {url} (Ctrl-C stops it)", flush=True)
@@ -264,7 +278,17 @@ def _serve_registry(host: str, port: int, token: str | None) -> int:
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must lie in 0-65535, got {port}")
     try:
+        if token == "":
+            raise UsageError(
+                "--token may not be empty; leave --token out to serve without one"
+            )
+        if token is not None:
+            check_token(token)
         asyncio.run(serve(host, port, token=token, ready=ready))
+    except ConfigurationError as exc:
+        field = getattr(exc, "field", None)
+        message = str(exc).removeprefix(f"{field}: ") if field else str(exc)
+        raise UsageError(f"--{field}: {message}" if field else message) from None
     except OSError as exc:
         print(f"mstheory: error: cannot serve on {host}:{port}: {exc}", file=sys.stderr)
         return 2

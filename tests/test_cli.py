@@ -93,6 +93,24 @@ def test_verify_fails_when_an_obligation_misses(
         (["verify", "--jobs", "0"], "must be at least 1"),
         (["frobnicate"], "invalid choice"),
         (["report", "--out", ""], "may not be empty"),
+        (["check-history", "--model", "kv", "--budget", "-1", "x"], "--budget"),
+        (["check-history", "--model", "kv", "--budget", "0", "x"], "--budget"),
+        (["check-history", "--model", "kv", "--budget", "nan", "x"], "--budget"),
+        (["check-history", "--model", "kv", "--budget", "inf", "x"], "--budget"),
+        (["verify", "--only", "/x"], "malformed obligation id '/x'"),
+        (["verify", "--only", "T4.2/"], "malformed obligation id 'T4.2/'"),
+        (
+            ["registry", "serve", "--port", "0", "--token", ""],
+            "--token may not be empty",
+        ),
+        (
+            ["registry", "serve", "--port", "0", "--token", "s3cret\n"],
+            "--token: character 6 (U+000A) is a control character",
+        ),
+        (
+            ["registry", "serve", "--port", "0", "--token", "s3 cret"],
+            "--token: character 2 (U+0020) is whitespace",
+        ),
     ],
 )
 def test_bad_input_gets_one_line_and_status_2(
