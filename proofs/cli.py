@@ -30,9 +30,10 @@ import math
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from proofs import report as report_mod
 from proofs.catalogue import ENTRIES, UnknownEntryError
@@ -311,28 +312,50 @@ def _list() -> int:
     return 0
 
 
+#: Width the verdict table wraps its last column to (fixed: the table's text
+#: must not depend on the terminal it happens to be printed on).
+TABLE_WIDTH = 120
+
+
+def _searched_text(searched: Mapping[str, Any]) -> str:
+    """``{"examples": 200, "seed": 7}`` as ``200 examples, seed 7``.
+
+    A count is named by a plural key (``examples``, ``histories over one
+    key``) and reads number first; any other setting reads name first.
+    """
+    parts = []
+    for key, value in sorted(searched.items()):
+        name = key.replace("_", " ")
+        counted = isinstance(value, int) and name.split(" ", 1)[0].endswith("s")
+        parts.append(f"{value} {name}" if counted else f"{name} {value}")
+    return ", ".join(parts)
+
+
 def _table(results: Sequence[Result]) -> str:
     rows = [("obligation", "expected", "verdict", "", "method / bounds")]
     for r in results:
         v = r.verdict
-        how = v.method
-        extra = v.bounds or ", ".join(f"{k}={x}" for k, x in sorted(v.searched.items()))
-        if v.reason:
-            extra = v.reason
+        extra = v.reason or "; ".join(
+            part for part in (v.bounds, _searched_text(v.searched)) if part
+        )
         rows.append(
             (
                 r.obligation.id,
                 r.obligation.expected.value,
                 v.outcome.value,
                 "ok" if r.met else "MISS",
-                f"{how}: {extra}" if extra else how,
+                f"{v.method}: {extra}" if extra else v.method,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    indent = sum(widths) + 2 * len(widths)
+    last = max(40, TABLE_WIDTH - indent)
     lines = []
     for n, row in enumerate(rows):
-        cells = [row[i].ljust(widths[i]) for i in range(4)] + [row[4]]
-        lines.append("  ".join(cells).rstrip())
+        cells = [row[i].ljust(widths[i]) for i in range(4)]
+        wrapped = textwrap.wrap(row[4], last, break_on_hyphens=False) or [""]
+        lines.append("  ".join([*cells, wrapped[0]]).rstrip())
+        lines.extend(" " * indent + more for more in wrapped[1:])
         if n == 0:
             lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 15)
     return "\n".join(lines)
