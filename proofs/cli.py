@@ -320,13 +320,14 @@ TABLE_WIDTH = 120
 def _searched_text(searched: Mapping[str, Any]) -> str:
     """``{"examples": 200, "seed": 7}`` as ``200 examples, seed 7``.
 
-    A count is named by a plural key (``examples``, ``histories over one
-    key``) and reads number first; any other setting reads name first.
+    A count is named by a key with a plural word (``examples``, ``search
+    states``) and reads number first; any other setting reads name first.
     """
     parts = []
     for key, value in sorted(searched.items()):
         name = key.replace("_", " ")
-        counted = isinstance(value, int) and name.split(" ", 1)[0].endswith("s")
+        plural = any(word.endswith("s") for word in name.split())
+        counted = isinstance(value, int) and not isinstance(value, bool) and plural
         parts.append(f"{value} {name}" if counted else f"{name} {value}")
     return ", ".join(parts)
 
