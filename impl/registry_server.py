@@ -403,12 +403,41 @@ def _missing(name: str, instance_id: str) -> Refusal:
     )
 
 
+def check_token(token: object) -> None:
+    """Refuse a bearer token that no client could send in a header.
+
+    The header ``Authorization: Bearer <token>`` carries visible ASCII only:
+    whitespace would be trimmed or split, a control character (a newline, say)
+    ends or corrupts the header, and other characters are not reliably
+    encoded. Raises :class:`ConfigurationError` naming the offending character.
+    """
+    if not isinstance(token, str) or not token:
+        raise ConfigurationError(
+            "token: must be a non-empty string, or None for no token",
+            field="token",
+        )
+    for position, char in enumerate(token):
+        if not "!" <= char <= "~":
+            if not char.isprintable():
+                kind = "a control character"
+            elif char.isspace():
+                kind = "whitespace"
+            else:
+                kind = "not visible ASCII"
+            raise ConfigurationError(
+                f"token: character {position} (U+{ord(char):04X}) is {kind}; an "
+                "'Authorization: Bearer' header cannot carry it, so no client "
+                "could ever authorise; use visible ASCII characters only",
+                field="token",
+            )
+
+
 def create_app(
     registry: ServiceRegistry | None = None, *, token: str | None = None
 ) -> web.Application:
     """The aiohttp application serving ``registry`` (a new one by default)."""
-    if token is not None and (not isinstance(token, str) or not token.strip()):
-        raise ConfigurationError("token: must be a non-empty string, or None")
+    if token is not None:
+        check_token(token)
     app = web.Application(middlewares=[_guard], client_max_size=MAX_BODY_BYTES)
     app[_REGISTRY] = registry if registry is not None else ServiceRegistry()
     app[_TOKEN] = token or ""

@@ -26,12 +26,14 @@ written) are reported in one line, without a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from proofs import report as report_mod
 from proofs.catalogue import ENTRIES, UnknownEntryError
@@ -142,7 +144,7 @@ def _parser() -> _Parser:
     history.add_argument("--model", required=True, choices=("cas-register", "kv"))
     history.add_argument(
         "--budget",
-        type=float,
+        type=_budget,
         default=10.0,
         help="seconds of search per file before answering unknown (default: 10)",
     )
@@ -167,6 +169,18 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive, finite number of seconds, got {text!r}"
+        )
     return value
 
 
@@ -256,7 +270,8 @@ def _main(argv: Sequence[str] | None) -> int:
 def _serve_registry(host: str, port: int, token: str | None) -> int:
     import asyncio
 
-    from impl.registry_server import serve
+    from impl.errors import ConfigurationError
+    from impl.registry_server import check_token, serve
 
     def ready(url: str) -> None:
         print(f"registry serving on {url} (Ctrl-C stops it)", flush=True)
@@ -264,7 +279,17 @@ def _serve_registry(host: str, port: int, token: str | None) -> int:
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must lie in 0-65535, got {port}")
     try:
+        if token == "":
+            raise UsageError(
+                "--token may not be empty; leave --token out to serve without one"
+            )
+        if token is not None:
+            check_token(token)
         asyncio.run(serve(host, port, token=token, ready=ready))
+    except ConfigurationError as exc:
+        field = getattr(exc, "field", None)
+        message = str(exc).removeprefix(f"{field}: ") if field else str(exc)
+        raise UsageError(f"--{field}: {message}" if field else message) from None
     except OSError as exc:
         print(f"mstheory: error: cannot serve on {host}:{port}: {exc}", file=sys.stderr)
         return 2
@@ -287,28 +312,51 @@ def _list() -> int:
     return 0
 
 
+#: Width the verdict table wraps its last column to (fixed: the table's text
+#: must not depend on the terminal it happens to be printed on).
+TABLE_WIDTH = 120
+
+
+def _searched_text(searched: Mapping[str, Any]) -> str:
+    """``{"examples": 200, "seed": 7}`` as ``200 examples, seed 7``.
+
+    A count is named by a key with a plural word (``examples``, ``search
+    states``) and reads number first; any other setting reads name first.
+    """
+    parts = []
+    for key, value in sorted(searched.items()):
+        name = key.replace("_", " ")
+        plural = any(word.endswith("s") for word in name.split())
+        counted = isinstance(value, int) and not isinstance(value, bool) and plural
+        parts.append(f"{value} {name}" if counted else f"{name} {value}")
+    return ", ".join(parts)
+
+
 def _table(results: Sequence[Result]) -> str:
     rows = [("obligation", "expected", "verdict", "", "method / bounds")]
     for r in results:
         v = r.verdict
-        how = v.method
-        extra = v.bounds or ", ".join(f"{k}={x}" for k, x in sorted(v.searched.items()))
-        if v.reason:
-            extra = v.reason
+        extra = v.reason or "; ".join(
+            part for part in (v.bounds, _searched_text(v.searched)) if part
+        )
         rows.append(
             (
                 r.obligation.id,
                 r.obligation.expected.value,
                 v.outcome.value,
                 "ok" if r.met else "MISS",
-                f"{how}: {extra}" if extra else how,
+                f"{v.method}: {extra}" if extra else v.method,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    indent = sum(widths) + 2 * len(widths)
+    last = max(40, TABLE_WIDTH - indent)
     lines = []
     for n, row in enumerate(rows):
-        cells = [row[i].ljust(widths[i]) for i in range(4)] + [row[4]]
-        lines.append("  ".join(cells).rstrip())
+        cells = [row[i].ljust(widths[i]) for i in range(4)]
+        wrapped = textwrap.wrap(row[4], last, break_on_hyphens=False) or [""]
+        lines.append("  ".join([*cells, wrapped[0]]).rstrip())
+        lines.extend(" " * indent + more for more in wrapped[1:])
         if n == 0:
             lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 15)
     return "\n".join(lines)

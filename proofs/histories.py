@@ -34,7 +34,8 @@ Two file formats are read, chosen by the first line that is not blank:
 Operations of the ``:nemesis`` process (Jepsen's fault injector) are not client
 operations and are skipped. Anything else that does not make sense (a cut-off
 line, an unknown type, a completion whose invocation is missing, a process that
-invokes twice without completing) raises :class:`HistoryError` naming the file
+invokes twice without completing, an ok write or cas whose value is not the
+one it was invoked with) raises :class:`HistoryError` naming the file
 and line.
 
 :class:`Recorder` builds histories from live asyncio runs, for the same
@@ -494,6 +495,12 @@ def _event(
     return Event(line, process, kind_name, f_name, value, key)
 
 
+#: Operations whose ``ok`` completion repeats the invocation's value (the
+#: written value, a cas's ``[expected new]``), as Jepsen and Knossos log them.
+#: A read's invocation carries nil and its completion the value read.
+_ECHOED: Final = frozenset({"write", "cas", "put", "append"})
+
+
 def pair(source: str, events: Sequence[Event]) -> History:
     """Match each completion with its process's pending invocation.
 
@@ -532,6 +539,21 @@ def pair(source: str, events: Sequence[Event]) -> History:
                 event.line,
                 f"process {show_value(process)} completes {event.f}, but its pending "
                 f"invocation (line {invocation.line}) is {invocation.f}",
+            )
+        if (
+            event.type == "ok"
+            and invocation.f in _ECHOED
+            and event.value is not None
+            and event.value != invocation.value
+        ):
+            raise HistoryError(
+                source,
+                event.line,
+                f"process {show_value(process)}'s ok {event.f} "
+                f"{show_value(event.value)} contradicts its invocation "
+                f"{invocation.f} {show_value(invocation.value)} (line "
+                f"{invocation.line}): a completed {invocation.f} repeats the "
+                "arguments it was invoked with",
             )
         status: Status = event.type  # type: ignore[assignment]
         ret = None if status == "info" else position

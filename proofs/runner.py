@@ -126,7 +126,13 @@ def select(only: Sequence[str] | None = None) -> tuple[list[Obligation], list[st
     for item in only:
         if "/" in item:
             if item not in by_id:
-                entry_id = item.split("/", 1)[0]
+                entry_id, _, slug = item.partition("/")
+                if not entry_id or not slug or "/" in slug:
+                    raise SelectionError(
+                        f"malformed obligation id {item!r}: write ENTRY/SLUG, "
+                        "such as T4.2/redundancy-increasing, or an entry id "
+                        "alone, such as T4.2"
+                    )
                 get_entry(entry_id)  # raises for an unknown entry
                 known = [ob.id for ob in obligations if ob.entry == entry_id]
                 hint = f"; {entry_id} has: {', '.join(known)}" if known else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from proofs import report as report_mod
 from proofs.catalogue import ENTRIES
-from proofs.cli import main
+from proofs.cli import TABLE_WIDTH, main
 from proofs.data import have_reference_data
 from proofs.obligation import all_obligations
 
@@ -51,6 +52,25 @@ def test_verify_one_obligation(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert status == 0
     assert "1 of 1 obligations" in out
+
+
+def test_the_table_says_how_much_a_checked_verdict_searched(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = run(
+        capsys,
+        "verify",
+        "--only",
+        "D1.6/composition-of-services",
+        "T2.3/breaker-lowers-failure-probability",
+        "-j",
+        "1",
+    )
+    assert status == 0
+    text = " ".join(out.split())  # the last column may wrap onto more lines
+    assert re.search(r"Hypothesis: 1-5 services; \d+ examples", text), out
+    assert re.search(r"overlap; \d+ trials", text), out
+    assert all(len(line) <= TABLE_WIDTH for line in out.splitlines()), out
 
 
 def test_only_given_twice_selects_both(capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,6 +113,24 @@ def test_verify_fails_when_an_obligation_misses(
         (["verify", "--jobs", "0"], "must be at least 1"),
         (["frobnicate"], "invalid choice"),
         (["report", "--out", ""], "may not be empty"),
+        (["check-history", "--model", "kv", "--budget", "-1", "x"], "--budget"),
+        (["check-history", "--model", "kv", "--budget", "0", "x"], "--budget"),
+        (["check-history", "--model", "kv", "--budget", "nan", "x"], "--budget"),
+        (["check-history", "--model", "kv", "--budget", "inf", "x"], "--budget"),
+        (["verify", "--only", "/x"], "malformed obligation id '/x'"),
+        (["verify", "--only", "T4.2/"], "malformed obligation id 'T4.2/'"),
+        (
+            ["registry", "serve", "--port", "0", "--token", ""],
+            "--token may not be empty",
+        ),
+        (
+            ["registry", "serve", "--port", "0", "--token", "s3cret\n"],
+            "--token: character 6 (U+000A) is a control character",
+        ),
+        (
+            ["registry", "serve", "--port", "0", "--token", "s3 cret"],
+            "--token: character 2 (U+0020) is whitespace",
+        ),
     ],
 )
 def test_bad_input_gets_one_line_and_status_2(

@@ -142,6 +142,24 @@ def test_edn_cas_register_history() -> None:
             2,
             "pending invocation (line 1) is read",
         ),
+        (
+            "{:process 0, :type :invoke, :f :write, :value 99999}\n"
+            "{:process 0, :type :ok, :f :write, :value 1}\n",
+            2,
+            "ok write 1 contradicts its invocation write 99999 (line 1)",
+        ),
+        (
+            "INFO  jepsen.util - 3\t:invoke\t:cas\t[1 2]\n"
+            "INFO  jepsen.util - 3\t:ok\t:cas\t[1 3]\n",
+            2,
+            "ok cas [1 3] contradicts its invocation cas [1 2] (line 1)",
+        ),
+        (
+            '{:process 0, :type :invoke, :f :put, :key "k", :value "a"}\n'
+            '{:process 0, :type :ok, :f :put, :key "k", :value "b"}\n',
+            2,
+            "contradicts its invocation put",
+        ),
         ("{:process 0, :f :read, :value nil}\n", 1, "no :type"),
         ("[1 2]\n", 1, "expected an op map"),
         ("{:process 0 :type}\n", 1, "even number"),
@@ -166,6 +184,27 @@ def test_malformed_histories_are_refused_naming_the_line(
     assert caught.value.line == line
     assert words in caught.value.message
     assert str(caught.value).startswith("bad.edn")
+
+
+def test_completions_that_do_not_repeat_the_invocation_are_fine() -> None:
+    # A read is invoked with nil and completes with what it read; a completion
+    # may leave the value out; fail and info completions carry no contract.
+    history = parse_history(
+        "{:process 0, :type :invoke, :f :read, :value nil}\n"
+        "{:process 0, :type :ok, :f :read, :value 3}\n"
+        "{:process 1, :type :invoke, :f :write, :value 4}\n"
+        "{:process 1, :type :ok, :f :write, :value nil}\n"
+        "{:process 2, :type :invoke, :f :write, :value 5}\n"
+        "{:process 2, :type :info, :f :write, :value :timed-out}\n"
+        "{:process 3, :type :invoke, :f :cas, :value [1 2]}\n"
+        "{:process 3, :type :ok, :f :cas, :value [1 2]}\n"
+    )
+    assert [(op.f, op.value, op.status) for op in history.operations] == [
+        ("read", None, "ok"),
+        ("write", 4, "ok"),
+        ("write", 5, "info"),
+        ("cas", (1, 2), "ok"),
+    ]
 
 
 def test_unreadable_file_is_a_history_error(tmp_path: Path) -> None:

@@ -376,6 +376,21 @@ def test_check_history_exit_codes(
     assert "invalid choice" in capsys.readouterr().err
 
 
+def test_check_history_refuses_a_completion_contradicting_its_invocation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contradicted = tmp_path / "contradicted.edn"
+    contradicted.write_text(
+        "{:process 0 :type :invoke :f :write :value 99999}\n"
+        "{:process 0 :type :ok :f :write :value 1}\n"
+    )
+    status = cli(["check-history", "--model", "cas-register", str(contradicted)])
+    captured = capsys.readouterr()
+    assert status == 2 and "linearizable" not in captured.out
+    assert f"{contradicted}:2:" in captured.err
+    assert "contradicts its invocation write 99999" in captured.err
+
+
 def test_check_history_prints_unknown_when_the_budget_runs_out() -> None:
     out, err = io.StringIO(), io.StringIO()
     path = _reference("jepsen-etcd", "etcd_002.log")

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from impl.errors import ConfigurationError
 from impl.registry_server import MAX_BODY_BYTES, REVISION_HEADER, RegistryServer
 
 GOOD: dict[str, Any] = {
@@ -366,6 +367,36 @@ def test_token_guards_every_changing_route_and_only_those() -> None:
             assert response.status == 200  # reads need no token
 
     serve(scenario, token="s3cret")
+
+
+@pytest.mark.parametrize(
+    ("token", "why"),
+    [
+        ("", "non-empty"),
+        ("s3cret\n", "U+000A) is a control character"),
+        ("s3 cret", "U+0020) is whitespace"),
+        ("s3cr\tet", "U+0009) is a control character"),
+        ("s3crét", "U+00E9) is not visible ASCII"),
+    ],
+)
+def test_a_token_no_header_could_carry_is_refused(token: str, why: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(why)) as caught:
+        RegistryServer(token=token)
+    assert caught.value.field == "token"
+
+
+def test_a_token_of_every_visible_ascii_character_authorises() -> None:
+    token = "".join(chr(c) for c in range(0x21, 0x7F))
+
+    async def scenario(server: RegistryServer, http: aiohttp.ClientSession) -> None:
+        async with http.post(
+            "/services/users/instances",
+            json=GOOD,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response:
+            assert response.status == 201
+
+    serve(scenario, token=token)
 
 
 def test_server_keeps_serving_after_a_handler_fails(
