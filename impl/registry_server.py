@@ -314,7 +314,12 @@ async def _get_service(request: web.Request) -> web.Response:
         snapshot = await registry.get_healthy_instances(name)
     else:
         snapshot = await registry.get_instances(name)
+    encoded = request.app[_ENCODED]
     if not snapshot and not await registry.get_instances(name):
+        # Forget the service's encoded answers, so the cache holds only
+        # services that are registered.
+        encoded.pop((name, True), None)
+        encoded.pop((name, False), None)
         raise Refusal(
             404,
             "service_name",
@@ -323,7 +328,6 @@ async def _get_service(request: web.Request) -> web.Response:
         )
     # The encoded body is kept per snapshot: an unchanged service is not
     # encoded again.
-    encoded = request.app[_ENCODED]
     cached = encoded.get((name, healthy))
     if cached is None or cached[0] is not snapshot:
         body = json.dumps([i.to_dict() for i in snapshot]).encode()

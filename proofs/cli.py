@@ -17,7 +17,9 @@
     is not or is undecided within the budget, 2 when a file cannot be read.
 ``mstheory registry serve [--host H] [--port P] [--token T]``
     Serve an in-memory service registry over HTTP (default 127.0.0.1:8500)
-    until interrupted; see :mod:`impl.registry_server` for its routes.
+    until interrupted; see :mod:`impl.registry_server` for its routes. The
+    token may come from ``$MSTHEORY_REGISTRY_TOKEN`` instead of the command
+    line, where every user of the machine can read it.
 
 Mistakes (an unknown id or profile, an output directory that cannot be
 written) are reported in one line, without a traceback.
@@ -157,9 +159,16 @@ def _parser() -> _Parser:
     serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     serve.add_argument("--port", type=int, default=8500, help="default: 8500")
     serve.add_argument(
-        "--token", help="bearer token required by every route that changes state"
+        "--token",
+        default=os.environ.get(TOKEN_VARIABLE),
+        help="bearer token required by every route that changes state (default: "
+        f"${TOKEN_VARIABLE}, which keeps the token out of the process list)",
     )
     return parser
+
+
+#: Environment variable read for ``registry serve --token`` when it is not given.
+TOKEN_VARIABLE = "MSTHEORY_REGISTRY_TOKEN"
 
 
 def _positive_int(text: str) -> int:
@@ -317,6 +326,19 @@ def _list() -> int:
 TABLE_WIDTH = 120
 
 
+def _singular(name: str) -> str:
+    """``search states`` -> ``search state``, ``histories`` -> ``history``."""
+    words = name.split()
+    for i, word in enumerate(words):
+        if word.endswith("ies"):
+            words[i] = word[:-3] + "y"
+            break
+        if word.endswith("s") and not word.endswith("ss"):
+            words[i] = word[:-1]
+            break
+    return " ".join(words)
+
+
 def _searched_text(searched: Mapping[str, Any]) -> str:
     """``{"examples": 200, "seed": 7}`` as ``200 examples, seed 7``.
 
@@ -328,6 +350,8 @@ def _searched_text(searched: Mapping[str, Any]) -> str:
         name = key.replace("_", " ")
         plural = any(word.endswith("s") for word in name.split())
         counted = isinstance(value, int) and not isinstance(value, bool) and plural
+        if counted and value == 1:
+            name = _singular(name)
         parts.append(f"{value} {name}" if counted else f"{name} {value}")
     return ", ".join(parts)
 

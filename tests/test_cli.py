@@ -251,3 +251,23 @@ def test_a_reader_that_goes_away_gets_no_traceback() -> None:
     err = process.stderr.read().decode()
     assert process.wait(timeout=60) != 0
     assert "Traceback" not in err, err
+
+
+def test_registry_token_may_come_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A token no header can carry is refused whichever way it arrives, which
+    # shows the variable is read (a good one would start a server).
+    monkeypatch.setenv("MSTHEORY_REGISTRY_TOKEN", "s3 cret")
+    status, _, err = run(capsys, "registry", "serve", "--port", "0")
+    assert status == 2
+    assert "--token: character 2 (U+0020) is whitespace" in err
+
+
+def test_a_single_search_is_counted_in_the_singular() -> None:
+    from proofs.cli import _searched_text
+
+    assert _searched_text({"cases": 1, "histories over two keys": 1}) == (
+        "1 case, 1 history over two keys"
+    )
+    assert _searched_text({"examples": 200}) == "200 examples"

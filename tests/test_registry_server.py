@@ -450,3 +450,23 @@ def test_command_line_refuses_a_port_out_of_range() -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "--port" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_answers_of_a_service_that_is_gone_are_not_kept() -> None:
+    from impl.registry_server import _ENCODED
+
+    async def scenario(server: RegistryServer, http: aiohttp.ClientSession) -> None:
+        async with http.post("/services/users/instances", json=GOOD) as response:
+            assert response.status == 201
+        for path in ("/services/users", "/services/users?healthy=true"):
+            async with http.get(path) as response:
+                assert response.status == 200
+        cache = server._app[_ENCODED]
+        assert {key[0] for key in cache} == {"users"}
+        async with http.delete("/services/users/instances/u1") as response:
+            assert response.status == 200
+        async with http.get("/services/users") as response:
+            assert response.status == 404
+        assert not cache
+
+    serve(scenario)
