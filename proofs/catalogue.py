@@ -874,6 +874,8 @@ ENTRIES: tuple[Entry, ...] = (
             "availability increases strictly with n and exceeds A for n >= 2.",
             "Under correlated (common-cause) failures the formula overstates "
             "availability.",
+            "The implementation's resilient client, retrying across independent "
+            "replicas, succeeds as often as the formula says.",
         ),
         correction=Correction(
             "false",
@@ -887,6 +889,7 @@ ENTRIES: tuple[Entry, ...] = (
                 "T4.2/redundancy-increasing",
                 "T4.2/redundancy-above-single",
                 "T4.2/published-figures",
+                "T4.2/impl-failover-availability",
             ),
         ),
     ),
