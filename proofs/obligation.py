@@ -191,8 +191,8 @@ def resolve_subject(name: str) -> types.ModuleType:
 
 @functools.cache
 def _module_code(module: types.ModuleType) -> types.CodeType:
-    loader = module.__loader__
-    code = loader.get_code(module.__name__) if loader is not None else None  # type: ignore[attr-defined]
+    loader: Any = module.__loader__
+    code = loader.get_code(module.__name__) if loader is not None else None
     if code is None:
         raise RegistrationError(f"cannot read the code of {module.__name__}")
     return code  # type: ignore[no-any-return]

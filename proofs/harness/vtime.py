@@ -185,8 +185,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def only_endless_timers(self) -> bool:
         """Whether every timer still scheduled is due at infinity."""
-        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
-        live = [t for t in scheduled if not t.cancelled()]
+        timers: list[asyncio.TimerHandle]
+        timers = self._scheduled  # type: ignore[attr-defined]
+        live = [t for t in timers if not t.cancelled()]
         return bool(live) and all(math.isinf(t.when()) for t in live)
 
     def advance(self, seconds: float) -> None:

@@ -451,8 +451,8 @@ def _solve(
 ) -> tuple[str, dict[Any, Any], str]:
     """Search every protocol: one response variable per view that can occur."""
     logic = q.Logic(**Z3_LOGIC_FIELDS)
-    solver = z3.Solver()
-    solver.set("timeout", profile.solver_timeout_ms)
+    # The formulas are gathered here and solved in a context of their own.
+    formulas: list[Any] = []
     table: dict[Any, Any] = {}
 
     def response(v: Any) -> Any:
@@ -462,7 +462,7 @@ def _solve(
                 table[v] = z3.Bool(name)
             else:
                 table[v] = z3.Int(name)
-                solver.add(
+                formulas.append(
                     z3.Or(*(table[v] == x for x in (q.REFUSED, q.INITIAL, *q.VALUES)))
                 )
         return table[v]
@@ -475,12 +475,12 @@ def _solve(
                 for i in range(len(execution))
             ]
             if consistency:
-                solver.add(q.consistent(execution, rs, logic))
+                formulas.append(q.consistent(execution, rs, logic))
             if availability:
-                solver.add(q.available(execution, rs, logic))
-    # Solved in a context of its own, so the witness does not depend on what
-    # else the process asked Z3 before.
-    fresh, ctx = isolated(solver.assertions(), timeout_ms=profile.solver_timeout_ms)
+                formulas.append(q.available(execution, rs, logic))
+    # A context of its own: the witness does not depend on what else the
+    # process asked Z3 before.
+    fresh, ctx = isolated(formulas, timeout_ms=profile.solver_timeout_ms)
     answer = fresh.check()
     if answer == z3.unknown:
         return "unknown", {}, fresh.reason_unknown()
